@@ -1,0 +1,131 @@
+"""Settings: one model, read from ``DATALAB_*`` environment variables, an optional
+TOML file, and defaults. Every field is titled and described so that
+``docs/configuration.md`` can be checked against it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DataPaths", "Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a site can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="DATALAB_", extra="forbid")
+
+    home: Path = Field(
+        default=Path("datalab-data"),
+        title="Data directory",
+        description="Folder holding the catalogs, user databases, state, jobs and files.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        title="Listen address",
+        description="Address the web server binds to.",
+    )
+    port: int = Field(
+        default=8000, ge=0, le=65535, title="Listen port", description="TCP port of the server."
+    )
+    base_url: str | None = Field(
+        default=None,
+        title="Public base URL",
+        description="URL users reach the server at, if it differs from http://host:port "
+        "(e.g. behind a reverse proxy).",
+    )
+    demo: bool = Field(
+        default=True,
+        title="Load demo data",
+        description="Load the demo catalogs when the data directory has no catalogs yet.",
+    )
+    demo_mock_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        title="Demo mock survey size",
+        description="Rows of the synthetic ls_mock.tractor table loaded with the demo data "
+        "(0 to skip it).",
+    )
+    engine_memory_limit: str | None = Field(
+        default=None,
+        title="Engine memory limit",
+        description="DuckDB memory limit such as '8GB'; unset leaves DuckDB's default "
+        "(80% of the machine's memory). Larger work spills to the data directory.",
+    )
+    engine_threads: int | None = Field(
+        default=None,
+        ge=1,
+        title="Engine threads",
+        description="Threads DuckDB may use per query; unset uses one per core.",
+    )
+    ingest_chunk_rows: int = Field(
+        default=250_000,
+        ge=1,
+        title="Ingest chunk size",
+        description="Rows read from a file at a time during ingest; bounds ingest memory.",
+    )
+
+    def paths(self) -> DataPaths:
+        return DataPaths(self.home)
+
+
+class DataPaths:
+    """Where each piece of state lives inside the data directory (DESIGN.md)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home).absolute()
+
+    @property
+    def catalog(self) -> Path:
+        return self.home / "catalog.duckdb"
+
+    @property
+    def mydb(self) -> Path:
+        return self.home / "mydb.duckdb"
+
+    @property
+    def state(self) -> Path:
+        return self.home / "state.sqlite"
+
+    @property
+    def jobs(self) -> Path:
+        return self.home / "jobs"
+
+    @property
+    def storage(self) -> Path:
+        return self.home / "storage"
+
+    @property
+    def images(self) -> Path:
+        return self.home / "images"
+
+    @property
+    def tmp(self) -> Path:
+        return self.home / "tmp"
+
+    def ensure(self) -> None:
+        for folder in (self.home, self.jobs, self.storage, self.images, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from a TOML file (if given), then the environment, then ``overrides``.
+
+    Explicit overrides (e.g. command-line options) win over the environment, which wins
+    over the file. ``None`` overrides are ignored so unset CLI options fall through.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        with open(config_file, "rb") as fh:
+            values.update(tomllib.load(fh))
+    env = Settings()
+    for name in Settings.model_fields:
+        if name in env.model_fields_set:
+            values[name] = getattr(env, name)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values) if values else env
