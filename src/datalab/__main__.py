@@ -1,0 +1,5 @@
+"""`python -m datalab` is the `datalab` command."""
+
+from datalab.cli import main
+
+main()

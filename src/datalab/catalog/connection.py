@@ -1,0 +1,52 @@
+"""Opening the catalog database with the engine locked down (DESIGN.md, principle 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from datalab.errors import ConflictError, UsageError
+
+__all__ = ["connect"]
+
+
+def connect(
+    path: Path,
+    *,
+    read_only: bool,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_dir: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that cannot touch files, the network or extensions.
+
+    Data reaches the engine only as Arrow batches registered by our own code, so the
+    engine itself never needs file access; the configuration is locked so that no SQL
+    can loosen it later.
+    """
+    config: dict[str, str | bool | int] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(temp_dir)
+    if read_only and not Path(path).exists():
+        raise UsageError(f"no catalog at {path}: run `datalab init` or `datalab ingest` first")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise ConflictError(
+                f"the catalog {path} is in use by another process (a running "
+                "`datalab serve` or ingest?): stop it and try again"
+            ) from exc
+        raise UsageError(f"cannot open the catalog {path}: {exc}") from exc
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con

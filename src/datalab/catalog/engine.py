@@ -1,0 +1,58 @@
+"""The query side of the catalog: one read-only DuckDB database, a cursor per task.
+
+DuckDB connections are not meant to be shared between threads; cursors of one
+connection are, each used by one thread at a time. Queries therefore take a cursor for
+their duration and give it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from datalab.catalog import metadata as md
+from datalab.catalog.connection import connect
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """Owns the read-only catalog connection for the lifetime of the server."""
+
+    def __init__(
+        self,
+        catalog: Path,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        temp_dir: Path | None = None,
+    ) -> None:
+        self._con = connect(
+            catalog,
+            read_only=True,
+            memory_limit=memory_limit,
+            threads=threads,
+            temp_dir=temp_dir,
+        )
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def schemas(self) -> list[md.SchemaInfo]:
+        with self.cursor() as cur:
+            return md.read_schemas(cur)
+
+    def tables(self) -> list[md.TableInfo]:
+        with self.cursor() as cur:
+            return md.read_tables(cur)
+
+    def close(self) -> None:
+        self._con.close()

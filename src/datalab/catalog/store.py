@@ -1,0 +1,367 @@
+"""The catalog store: survey tables in DuckDB, each with its TAP_SCHEMA documentation.
+
+Loading follows one rule: *load aside, swap at the end*. Rows go to a private staging
+table first; only when every row is in does one transaction replace (or extend) the
+public table, sorted by ``_healpix_29``, together with its metadata. A failure at any
+point leaves the previous table and its documentation exactly as they were.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from datalab.catalog import metadata as md
+from datalab.catalog.connection import connect
+from datalab.errors import ConflictError, NotFoundError, UsageError
+from datalab.formats import FieldMeta
+from datalab.sky import healpix_index_arrow
+
+__all__ = ["CatalogStore", "LoadMode", "TableSpec"]
+
+LoadMode = Literal["create", "replace", "append"]
+
+_POSITION_DEFAULTS = {
+    "ra": FieldMeta("ra", unit="deg", ucd="pos.eq.ra;meta.main", description="Right ascension"),
+    "dec": FieldMeta("dec", unit="deg", ucd="pos.eq.dec;meta.main", description="Declination"),
+}
+_HEALPIX_META = FieldMeta(
+    md.HEALPIX_COLUMN,
+    ucd="pos.healpix",
+    description="HEALPix nested index at order 29 of the position; the table is stored "
+    "sorted by it, which is what makes positional queries fast",
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What to call a table being loaded and how to document it."""
+
+    schema: str
+    name: str
+    description: str | None = None
+    schema_description: str | None = None
+    fields: Mapping[str, FieldMeta] = field(default_factory=dict)
+    ra: str | None = None
+    dec: str | None = None
+    principal: Mapping[str, bool] = field(default_factory=dict)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+class CatalogStore:
+    """Reads and writes the catalog database; one writer process at a time."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, writable: bool) -> None:
+        self.con = con
+        self.writable = writable
+        if writable:
+            md.ensure_metadata_tables(con)
+            self._drop_leftover_staging()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        temp_dir: Path | None = None,
+    ) -> CatalogStore:
+        con = connect(
+            path,
+            read_only=read_only,
+            memory_limit=memory_limit,
+            threads=threads,
+            temp_dir=temp_dir,
+        )
+        return cls(con, writable=not read_only)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> CatalogStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def schemas(self) -> list[md.SchemaInfo]:
+        return md.read_schemas(self.con)
+
+    def tables(self) -> list[md.TableInfo]:
+        return md.read_tables(self.con)
+
+    def table(self, qualified_name: str) -> md.TableInfo:
+        found = md.read_tables(self.con, [qualified_name.lower()])
+        if not found:
+            raise NotFoundError(f"no table {qualified_name!r} in the catalog")
+        return found[0]
+
+    def exists(self, schema: str, name: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()
+        return bool(row and row[0])
+
+    # -- writing ---------------------------------------------------------------------
+
+    def load(
+        self,
+        spec: TableSpec,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        mode: LoadMode = "create",
+    ) -> md.TableInfo:
+        """Load ``batches`` as ``spec`` describes; see the module docstring for the rule."""
+        self._require_writable()
+        schema = md.check_identifier(spec.schema, "schema")
+        name = md.check_identifier(spec.name, "table")
+        if schema in md.RESERVED_SCHEMAS:
+            raise UsageError(f"the schema name {schema!r} is reserved; choose another")
+        exists = self.exists(schema, name)
+        if mode == "create" and exists:
+            raise ConflictError(
+                f"table {schema}.{name} exists: use --replace to overwrite it or --append "
+                "to add rows"
+            )
+        if mode == "append" and not exists:
+            raise NotFoundError(f"table {schema}.{name} does not exist; load it without --append")
+
+        staging = f"{md.PRIVATE_SCHEMA}._load_{name}_{uuid.uuid4().hex[:12]}"
+        try:
+            arrow_schema = self._stage(staging, spec, batches)
+            with self._transaction():
+                if mode == "append":
+                    info = self._append(schema, name, staging, spec, arrow_schema)
+                else:
+                    info = self._replace(schema, name, staging, spec, arrow_schema)
+                self.con.execute(f"DROP TABLE {staging}")
+            return info
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {staging}")
+
+    def add_foreign_key(
+        self,
+        from_table: str,
+        target_table: str,
+        columns: Iterable[tuple[str, str]],
+        description: str | None = None,
+    ) -> str:
+        """Document a foreign key between two loaded tables (TAP 1.1 §4.4)."""
+        self._require_writable()
+        src, dst = self.table(from_table), self.table(target_table)
+        pairs = tuple(columns)
+        for table, column in [(src, a) for a, _ in pairs] + [(dst, b) for _, b in pairs]:
+            try:
+                table.column(column)
+            except KeyError:
+                raise UsageError(f"{table.qualified_name} has no column {column!r}") from None
+        with self._transaction():
+            return md.put_foreign_key(
+                self.con,
+                md.ForeignKey(src.qualified_name, dst.qualified_name, pairs, description),
+            )
+
+    def drop(self, qualified_name: str) -> None:
+        self._require_writable()
+        info = self.table(qualified_name)
+        with self._transaction():
+            self.con.execute(f'DROP TABLE "{info.schema}"."{info.name}"')
+            md.delete_table(self.con, info.qualified_name, keep_keys=False)
+
+    def set_schema_description(self, schema: str, description: str) -> None:
+        self._require_writable()
+        with self._transaction():
+            md.put_schema(self.con, md.SchemaInfo(md.check_identifier(schema, "schema"), description))
+
+    # -- internals -------------------------------------------------------------------
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise UsageError("the catalog is open read-only")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def _drop_leftover_staging(self) -> None:
+        """Remove staging tables a crashed load left behind (only one writer exists)."""
+        rows = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name LIKE '\\_load\\_%' ESCAPE '\\'",
+            [md.PRIVATE_SCHEMA],
+        ).fetchall()
+        for (table,) in rows:
+            self.con.execute(f'DROP TABLE "{md.PRIVATE_SCHEMA}"."{table}"')
+
+    def _stage(
+        self, staging: str, spec: TableSpec, batches: Iterable[pa.RecordBatch]
+    ) -> pa.Schema:
+        """Copy every batch into the staging table, adding the HEALPix index."""
+        arrow_schema: pa.Schema | None = None
+        created = False
+        for batch in batches:
+            if arrow_schema is None:
+                arrow_schema = batch.schema
+                _check_columns(arrow_schema, spec)
+            if md.HEALPIX_COLUMN in batch.schema.names:
+                batch = batch.drop_columns([md.HEALPIX_COLUMN])
+            if spec.ra and spec.dec:
+                index = healpix_index_arrow(batch.column(spec.ra), batch.column(spec.dec))
+                batch = batch.append_column(md.HEALPIX_COLUMN, index)
+            self.con.register("_ingest_batch", batch)
+            try:
+                if not created:
+                    self.con.execute(f"CREATE TABLE {staging} AS SELECT * FROM _ingest_batch")
+                    created = True
+                else:
+                    self.con.execute(f"INSERT INTO {staging} BY NAME SELECT * FROM _ingest_batch")
+            finally:
+                self.con.unregister("_ingest_batch")
+        if arrow_schema is None:
+            raise UsageError("nothing to load: the input has no columns")
+        if not created:
+            # A header-only file: an empty table with the right columns is still a table.
+            empty = arrow_schema.empty_table()
+            if spec.ra and spec.dec:
+                empty = empty.append_column(md.HEALPIX_COLUMN, pa.array([], pa.int64()))
+            self.con.register("_ingest_batch", empty)
+            try:
+                self.con.execute(f"CREATE TABLE {staging} AS SELECT * FROM _ingest_batch")
+            finally:
+                self.con.unregister("_ingest_batch")
+        return arrow_schema
+
+    def _replace(
+        self, schema: str, name: str, staging: str, spec: TableSpec, arrow_schema: pa.Schema
+    ) -> md.TableInfo:
+        self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self.con.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
+        order = f" ORDER BY {md.HEALPIX_COLUMN}" if spec.ra else ""
+        self.con.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT * FROM {staging}{order}')
+        info = self._describe(schema, name, spec, previous=None)
+        md.put_schema(self.con, md.SchemaInfo(schema, spec.schema_description))
+        md.put_table(self.con, info)
+        return info
+
+    def _append(
+        self, schema: str, name: str, staging: str, spec: TableSpec, arrow_schema: pa.Schema
+    ) -> md.TableInfo:
+        previous = self.table(f"{schema}.{name}")
+        old = {c.name.lower() for c in previous.columns} - {md.HEALPIX_COLUMN}
+        new = {n.lower() for n in arrow_schema.names} - {md.HEALPIX_COLUMN}
+        if old != new:
+            missing, extra = sorted(old - new), sorted(new - old)
+            raise UsageError(
+                f"cannot append to {schema}.{name}: the columns differ"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unexpected {', '.join(extra)}" if extra else "")
+            )
+        if (spec.ra, spec.dec) != (previous.ra_column, previous.dec_column):
+            raise UsageError(
+                f"cannot append to {schema}.{name}: its position columns are "
+                f"{previous.ra_column}, {previous.dec_column}"
+            )
+        aside = f"_old_{name}_{uuid.uuid4().hex[:8]}"
+        self.con.execute(f'ALTER TABLE "{schema}"."{name}" RENAME TO "{aside}"')
+        order = f" ORDER BY {md.HEALPIX_COLUMN}" if spec.ra else ""
+        try:
+            self.con.execute(
+                f'CREATE TABLE "{schema}"."{name}" AS SELECT * FROM ('
+                f'SELECT * FROM "{schema}"."{aside}" UNION ALL BY NAME SELECT * FROM {staging})'
+                f"{order}"
+            )
+        except duckdb.ConversionException as exc:
+            raise UsageError(f"cannot append to {schema}.{name}: {exc}") from exc
+        self.con.execute(f'DROP TABLE "{schema}"."{aside}"')
+        info = self._describe(schema, name, spec, previous=previous)
+        md.put_table(self.con, info)
+        return info
+
+    def _describe(
+        self, schema: str, name: str, spec: TableSpec, previous: md.TableInfo | None
+    ) -> md.TableInfo:
+        """Column metadata for the loaded table: file and metadata file, over defaults."""
+        arrow = self.con.execute(f'SELECT * FROM "{schema}"."{name}" LIMIT 0').fetch_arrow_table()
+        nrows_row = self.con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()
+        fields = {k.lower(): v for k, v in spec.fields.items()}
+        columns = []
+        for f in arrow.schema:
+            meta = _default_meta(f.name, spec)
+            if previous is not None:
+                try:
+                    meta = meta.merged(previous.column(f.name).field_meta())
+                except KeyError:
+                    pass
+            if f.name.lower() in fields:
+                meta = meta.merged(fields[f.name.lower()])
+            positional = f.name in (spec.ra, spec.dec, md.HEALPIX_COLUMN)
+            column = md.column_info(f, meta, indexed=positional and bool(spec.ra))
+            if f.name in spec.principal:
+                column = replace(column, principal=spec.principal[f.name])
+            elif previous is not None and f.name.lower() in {c.name.lower() for c in previous.columns}:
+                column = replace(column, principal=previous.column(f.name).principal)
+            columns.append(column)
+        description = spec.description
+        if description is None and previous is not None:
+            description = previous.description
+        return md.TableInfo(
+            schema=schema,
+            name=name,
+            description=description,
+            columns=tuple(columns),
+            ra_column=spec.ra,
+            dec_column=spec.dec,
+            nrows=nrows_row[0] if nrows_row else 0,
+        )
+
+
+def _default_meta(column: str, spec: TableSpec) -> FieldMeta:
+    if column == md.HEALPIX_COLUMN:
+        return _HEALPIX_META
+    if column == spec.ra:
+        return FieldMeta(column).merged(_POSITION_DEFAULTS["ra"])
+    if column == spec.dec:
+        return FieldMeta(column).merged(_POSITION_DEFAULTS["dec"])
+    return FieldMeta(column)
+
+
+def _check_columns(schema: pa.Schema, spec: TableSpec) -> None:
+    seen: set[str] = set()
+    for name in schema.names:
+        if not name or not name.strip():
+            raise UsageError("a column has an empty name")
+        if name.lower() in seen:
+            raise UsageError(f"two columns are named {name!r} (names ignore case)")
+        seen.add(name.lower())
+    for role, col in (("RA", spec.ra), ("Dec", spec.dec)):
+        if col is None:
+            continue
+        if col not in schema.names:
+            raise UsageError(f"the {role} column {col!r} is not in the data")
+        t = schema.field(col).type
+        if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)):
+            raise UsageError(f"the {role} column {col!r} must be numeric (it is {t})")
+    if (spec.ra is None) != (spec.dec is None):
+        raise UsageError("give both the RA and the Dec column, or neither")

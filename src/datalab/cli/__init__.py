@@ -1,0 +1,5 @@
+"""The ``datalab`` command."""
+
+from datalab.cli.main import cli, main
+
+__all__ = ["cli", "main"]

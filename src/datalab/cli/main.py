@@ -1,0 +1,292 @@
+"""Command definitions. Each command parses its options and calls one domain function."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from datalab import __version__
+from datalab.cli.seed import SeedGroup
+from datalab.config import Settings, load_settings
+from datalab.errors import DataLabError
+
+__all__ = ["cli", "main"]
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    config = ctx.find_root().params.get("config")
+    return load_settings(config, **overrides)
+
+
+def _data_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory (default: $DATALAB_HOME, else ./datalab-data).",
+    )(fn)
+
+
+class _TableProgress:
+    """Prints one line per table loaded: name, rows and time taken."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.rows = 0
+        self.started = time.monotonic()
+
+    def __call__(self, table: str, rows: int) -> None:
+        if table != self.current:
+            self.finish()
+            self.current, self.started = table, time.monotonic()
+        self.rows = rows
+
+    def finish(self) -> None:
+        if self.current is not None:
+            took = time.monotonic() - self.started
+            click.echo(f"  {self.current:<28} {self.rows:>12,} rows  {took:6.1f} s", err=True)
+            self.current = None
+
+
+def _prepare(settings: Settings) -> None:
+    from datalab.catalog.setup import catalog_is_empty, prepare_catalog
+
+    paths = settings.paths()
+    paths.ensure()
+    if settings.demo and catalog_is_empty(paths.catalog):
+        click.echo(f"Loading the demo data into {paths.home} ...", err=True)
+    progress = _TableProgress()
+    prepare_catalog(
+        paths.catalog,
+        demo=settings.demo,
+        mock_rows=settings.demo_mock_rows,
+        memory_limit=settings.engine_memory_limit,
+        threads=settings.engine_threads,
+        temp_dir=paths.tmp,
+        progress=progress,
+    )
+    progress.finish()
+
+
+@click.group(cls=SeedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="datalab")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML file of settings (see docs/configuration.md).",
+)
+def cli(config: Path | None) -> None:
+    """Data Lab: astronomical catalogs and images, queried in ADQL and SQL.
+
+    Options may also be written as key=value, e.g. `datalab mock rows=1000`.
+    """
+
+
+@cli.command()
+@_data_dir_option
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+@click.option("--demo/--no-demo", default=None, help="Load the demo data into an empty catalog.")
+@click.pass_context
+def serve(
+    ctx: click.Context, data_dir: Path | None, host: str | None, port: int | None, demo: bool | None
+) -> None:
+    """Start the web server, loading the demo data into an empty data directory first."""
+    import uvicorn
+
+    from datalab.web import create_app
+
+    settings = _settings(ctx, home=data_dir, host=host, port=port, demo=demo)
+    _prepare(settings)
+    url = settings.base_url or f"http://{settings.host}:{settings.port}/"
+    click.echo(f"Data Lab {__version__}: serving {settings.paths().home} at {url}", err=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@cli.command()
+@_data_dir_option
+@click.option(
+    "--mock-rows",
+    type=click.IntRange(0),
+    default=None,
+    help="Rows of the synthetic ls_mock.tractor table (default 1,000,000; 0 skips it).",
+)
+@click.option("--force", is_flag=True, help="Reload the demo tables even if the catalog has tables.")
+@click.pass_context
+def init(ctx: click.Context, data_dir: Path | None, mock_rows: int | None, force: bool) -> None:
+    """Create a data directory and load the demo data, without serving."""
+    from datalab.catalog.demo import load_demo
+
+    settings = _settings(ctx, home=data_dir, demo_mock_rows=mock_rows)
+    if not force:
+        _prepare(settings.model_copy(update={"demo": True}))
+        click.echo(f"Data directory ready: {settings.paths().home}", err=True)
+        return
+    paths = settings.paths()
+    paths.ensure()
+    progress = _TableProgress()
+    with _open_store(settings) as store:
+        load_demo(store, mock_rows=settings.demo_mock_rows, progress=progress)
+    progress.finish()
+
+
+def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from datalab.catalog import CatalogStore
+
+    paths = settings.paths()
+    paths.ensure()
+    return CatalogStore.open(
+        paths.catalog,
+        memory_limit=settings.engine_memory_limit,
+        threads=settings.engine_threads,
+        temp_dir=paths.tmp,
+    )
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--table", required=True, help="Target table as schema.table.")
+@click.option("--ra", default=None, help="Right ascension column (degrees).")
+@click.option("--dec", default=None, help="Declination column (degrees).")
+@click.option(
+    "--meta",
+    "meta_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML or JSON file documenting the table and its columns.",
+)
+@click.option("--replace", "mode", flag_value="replace", help="Replace an existing table.")
+@click.option("--append", "mode", flag_value="append", help="Add rows to an existing table.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "tsv", "parquet", "fits", "votable"]),
+    default=None,
+    help="File format (default: from the file name, else its first bytes).",
+)
+@click.option("--chunk-rows", type=click.IntRange(1), default=None, help="Rows read at a time.")
+@_data_dir_option
+@click.pass_context
+def ingest(
+    ctx: click.Context,
+    path: Path,
+    table: str,
+    ra: str | None,
+    dec: str | None,
+    meta_file: Path | None,
+    mode: str | None,
+    file_format: str | None,
+    chunk_rows: int | None,
+    data_dir: Path | None,
+) -> None:
+    """Load a FITS, CSV, Parquet or VOTable file into the catalog as a table.
+
+    Columns get their units, UCDs and descriptions from the file (FITS TUNIT/TUCD/TCOMM,
+    VOTable FIELD) or from --meta. Tables with positions (--ra/--dec, or columns found by
+    UCD or named ra/dec) get the _healpix_29 index and are stored sorted by it. The
+    previous table stays intact if anything fails.
+    """
+    from tqdm import tqdm
+
+    from datalab.catalog import ingest_file
+
+    settings = _settings(ctx, home=data_dir, ingest_chunk_rows=chunk_rows)
+    started = time.monotonic()
+    with (
+        _open_store(settings) as store,
+        tqdm(total=0, unit="B", unit_scale=True, desc=path.name, disable=None) as bar,
+    ):
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        info = ingest_file(
+            store,
+            path,
+            table,
+            ra=ra,
+            dec=dec,
+            meta_file=meta_file,
+            mode=mode or "create",  # type: ignore[arg-type]
+            chunk_rows=settings.ingest_chunk_rows,
+            file_format=file_format,
+            progress=progress,
+        )
+    took = time.monotonic() - started
+    position = (
+        f", indexed on ({info.ra_column}, {info.dec_column})" if info.ra_column else ", no position"
+    )
+    click.echo(
+        f"{info.qualified_name}: {info.nrows:,} rows, {len(info.columns)} columns{position} "
+        f"({took:.1f} s)"
+    )
+
+
+@cli.command()
+@click.option("--rows", type=click.IntRange(1), required=True, help="Number of rows.")
+@click.option("--table", default="ls_mock.tractor", show_default=True, help="Target table.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a .parquet, .csv or .fits file instead of loading the catalog.",
+)
+@click.option("--replace", is_flag=True, help="Replace the table if it exists.")
+@_data_dir_option
+@click.pass_context
+def mock(
+    ctx: click.Context,
+    rows: int,
+    table: str,
+    seed: int,
+    output: Path | None,
+    replace: bool,
+    data_dir: Path | None,
+) -> None:
+    """Make a synthetic survey catalog (simulated data, Legacy Surveys-like columns)."""
+    from datalab.catalog.demo import mock_spec
+    from datalab.catalog.mock import generate
+    from datalab.catalog.mock_files import write_mock_file
+
+    started = time.monotonic()
+    if output is not None:
+        write_mock_file(output, rows, seed=seed)
+        click.echo(f"{output}: {rows:,} synthetic rows ({time.monotonic() - started:.1f} s)")
+        return
+    from datalab.catalog import split_table_name
+
+    split_table_name(table)
+    settings = _settings(ctx, home=data_dir)
+    with _open_store(settings) as store:
+        info = store.load(
+            mock_spec(table), generate(rows, seed=seed), mode="replace" if replace else "create"
+        )
+    click.echo(
+        f"{info.qualified_name}: {info.nrows:,} synthetic rows ({time.monotonic() - started:.1f} s)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: domain errors become a one-line message and exit status 1."""
+    try:
+        cli.main(args=argv, prog_name="datalab", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DataLabError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,70 @@
+"""The application factory. Nothing is built at import time: ``create_app(settings)``
+returns an app whose lifespan prepares the data directory, opens the engine, and
+closes it again, so one process can hold many apps on different data directories.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from datalab import __version__
+from datalab.catalog import Engine
+from datalab.catalog.setup import prepare_catalog
+from datalab.config import Settings
+from datalab.web import health, landing
+from datalab.web.context import Services
+from datalab.web.errors import install_error_handlers
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("datalab.web")
+
+
+def _open_services(settings: Settings) -> Services:
+    paths = settings.paths()
+    paths.ensure()
+    prepare_catalog(
+        paths.catalog,
+        demo=settings.demo,
+        mock_rows=settings.demo_mock_rows,
+        memory_limit=settings.engine_memory_limit,
+        threads=settings.engine_threads,
+        temp_dir=paths.tmp,
+    )
+    engine = Engine(
+        paths.catalog,
+        memory_limit=settings.engine_memory_limit,
+        threads=settings.engine_threads,
+        temp_dir=paths.tmp,
+    )
+    return Services(settings=settings, engine=engine)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = await anyio.to_thread.run_sync(_open_services, settings)
+        app.state.services = svc
+        log.info("Data Lab ready, data directory %s", settings.paths().home)
+        try:
+            yield
+        finally:
+            app.state.services = None
+            svc.close()
+
+    app = FastAPI(
+        title="Data Lab",
+        version=__version__,
+        description="Astronomical catalogs and images, queried in ADQL and SQL.",
+        lifespan=lifespan,
+    )
+    app.state.services = None
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(landing.router)
+    return app

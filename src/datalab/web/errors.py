@@ -1,0 +1,59 @@
+"""Rendering errors for the REST and HTML surfaces: one JSON envelope, never a trace.
+
+The envelope is ``{"error": {"code": ..., "message": ..., "detail": {...}}}`` with the
+HTTP status of the error class. Protocol routers (TAP, SIA, ...) render their own
+documents from the same exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from datalab.errors import DataLabError
+
+__all__ = ["error_envelope", "install_error_handlers"]
+
+log = logging.getLogger("datalab.web")
+
+
+def error_envelope(code: str, message: str, detail: dict[str, object] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "detail": detail or {}}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DataLabError)
+    async def _domain(request: Request, exc: DataLabError) -> JSONResponse:
+        return JSONResponse(
+            error_envelope(exc.code, exc.message, exc.detail), status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_envelope("usage_error", "; ".join(problems) or "invalid request"),
+            status_code=400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return JSONResponse(
+            error_envelope(code, str(exc.detail)), status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_envelope("internal_error", "internal error; the server log has the details"),
+            status_code=500,
+        )
