@@ -17,7 +17,7 @@ def demo(demo_home: Path):  # type: ignore[no-untyped-def]
 
 
 def _one(store: CatalogStore, sql: str) -> object:
-    return store.con.execute(sql).fetchone()[0]
+    return store.con.execute(sql).fetchall()[0][0]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_gaia_fields_are_what_the_values_say(demo: CatalogStore) -> None:
     bp_g, rp_g = demo.con.execute(
         "SELECT median(phot_bp_mean_mag - phot_g_mean_mag), "
         "median(phot_rp_mean_mag - phot_g_mean_mag) FROM gaia_dr3.gaia_source"
-    ).fetchone()
+    ).fetchall()[0]
     assert 0.3 < bp_g < 0.7 and -0.9 < rp_g < -0.5
     assert _one(demo, "SELECT count(*) FROM gaia_dr3.gaia_source WHERE source_id < 0") == 70
     assert _one(demo, "SELECT count(*) FROM gaia_dr3.gaia_source WHERE phot_bp_mean_mag = 0") == 0
@@ -73,7 +73,7 @@ def test_hipparcos_positions_in_degrees(demo: CatalogStore) -> None:
     # HIP 677 (alpha And): RA 0h08m23s, Dec +29d05m at J1991.25.
     ra, dec, hp = demo.con.execute(
         "SELECT ra, dec, hpmag FROM hipparcos.hip2 WHERE hip = 677"
-    ).fetchone()
+    ).fetchall()[0]
     assert ra == pytest.approx(2.0965, abs=1e-3) and dec == pytest.approx(29.0904, abs=1e-3)
     assert hp == pytest.approx(2.0371, abs=1e-4)
     assert demo.table("hipparcos.hip2").column("uw").arraysize == "15"
@@ -82,7 +82,7 @@ def test_hipparcos_positions_in_degrees(demo: CatalogStore) -> None:
 def test_openngc_objects_and_keys(demo: CatalogStore) -> None:
     ra, dec, messier = demo.con.execute(
         "SELECT ra, dec, messier FROM openngc.objects WHERE name = 'NGC0224'"
-    ).fetchone()
+    ).fetchall()[0]
     assert ra == pytest.approx(10.6847, abs=1e-3) and dec == pytest.approx(41.2689, abs=1e-3)
     assert messier == "031"
     assert _one(demo, "SELECT count(*) FROM openngc.objects WHERE hubble = ''") == 0

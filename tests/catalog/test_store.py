@@ -50,7 +50,7 @@ def store(tmp_path: Path) -> Iterator[CatalogStore]:
 
 
 def _rows(store: CatalogStore, table: str = "survey.objects") -> int:
-    return store.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return store.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def test_load_adds_sorted_healpix_and_metadata(store: CatalogStore) -> None:
@@ -94,7 +94,7 @@ def test_tap_schema_describes_itself(store: CatalogStore) -> None:
     ]
     std = store.con.execute(
         "SELECT min(std) FROM tap_schema.columns WHERE table_name LIKE 'tap_schema.%'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     assert std == 1
 
 
@@ -143,7 +143,7 @@ def test_failure_midway_leaves_previous_table(store: CatalogStore) -> None:
     leftovers = store.con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_datalab' "
         "AND table_name LIKE '%load%'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     assert leftovers == 0
 
 
@@ -198,7 +198,7 @@ def test_foreign_keys_and_drop(store: CatalogStore) -> None:
     store.drop("s.types")
     assert store.con.execute(
         "SELECT count(*) FROM tap_schema.keys WHERE key_id = ?", [key]
-    ).fetchone()[0] == 0
+    ).fetchall()[0][0] == 0
     with pytest.raises(NotFoundError):
         store.table("s.types")
 

@@ -8,7 +8,7 @@ import duckdb
 
 from datalab.errors import ConflictError, UsageError
 
-__all__ = ["connect"]
+__all__ = ["connect", "scalar"]
 
 
 def connect(
@@ -50,3 +50,13 @@ def connect(
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
+    """The first value of the first row of ``sql`` (None if no row).
+
+    Reads the whole result: DuckDB refuses further work on a connection whose last
+    result has not been read to the end.
+    """
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None

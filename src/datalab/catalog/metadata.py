@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from datalab.catalog.connection import scalar
 from datalab.errors import UsageError
 from datalab.formats import FieldMeta
 
@@ -232,13 +233,11 @@ _TAP_SCHEMA_DOC = {
 def ensure_metadata_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the metadata tables, and describe TAP_SCHEMA in itself, if not done yet."""
     con.execute(_DDL)
-    if con.execute(
-        f"SELECT count(*) FROM {TAP_SCHEMA}.schemas WHERE schema_name = ?", [TAP_SCHEMA]
-    ).fetchone() != (0,):
+    if scalar(con, f"SELECT count(*) FROM {TAP_SCHEMA}.schemas WHERE schema_name = ?", [TAP_SCHEMA]):
         return
     put_schema(con, SchemaInfo(TAP_SCHEMA, "Metadata of this service's tables (TAP 1.1 §4)."))
     for name, doc in _TAP_SCHEMA_DOC.items():
-        arrow = con.execute(f"SELECT * FROM {TAP_SCHEMA}.{name} LIMIT 0").fetch_arrow_table()
+        arrow = con.sql(f"SELECT * FROM {TAP_SCHEMA}.{name} LIMIT 0").to_arrow_table()
         cols = tuple(
             ColumnInfo(
                 name=f.name,
@@ -281,16 +280,14 @@ _TAP_SCHEMA_COLUMN_DOC = {
 
 def put_schema(con: duckdb.DuckDBPyConnection, schema: SchemaInfo) -> None:
     """Insert or update a schema's row; a new description replaces the old one only if set."""
-    row = con.execute(
-        f"SELECT description FROM {TAP_SCHEMA}.schemas WHERE schema_name = ?", [schema.name]
-    ).fetchone()
-    if row is None:
-        index = con.execute(
-            f"SELECT coalesce(max(schema_index), -1) + 1 FROM {TAP_SCHEMA}.schemas"
-        ).fetchone()
+    known = scalar(
+        con, f"SELECT count(*) FROM {TAP_SCHEMA}.schemas WHERE schema_name = ?", [schema.name]
+    )
+    if not known:
+        index = scalar(con, f"SELECT coalesce(max(schema_index), -1) + 1 FROM {TAP_SCHEMA}.schemas")
         con.execute(
             f"INSERT INTO {TAP_SCHEMA}.schemas VALUES (?, NULL, ?, ?)",
-            [schema.name, schema.description, index[0] if index else 0],
+            [schema.name, schema.description, index],
         )
     elif schema.description is not None:
         con.execute(
@@ -303,9 +300,7 @@ def put_table(con: duckdb.DuckDBPyConnection, table: TableInfo) -> None:
     """Replace a table's TAP_SCHEMA rows (not its foreign keys) with ``table``."""
     qualified = table.qualified_name
     delete_table(con, qualified, keep_keys=True)
-    index = con.execute(
-        f"SELECT coalesce(max(table_index), -1) + 1 FROM {TAP_SCHEMA}.tables"
-    ).fetchone()
+    index = scalar(con, f"SELECT coalesce(max(table_index), -1) + 1 FROM {TAP_SCHEMA}.tables")
     con.execute(
         f"INSERT INTO {TAP_SCHEMA}.tables VALUES (?, ?, ?, ?, ?, ?)",
         [
@@ -314,7 +309,7 @@ def put_table(con: duckdb.DuckDBPyConnection, table: TableInfo) -> None:
             table.table_type,
             table.utype,
             table.description,
-            index[0] if index else 0,
+            index,
         ],
     )
     rows = [

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from datalab.catalog import metadata as md
-from datalab.catalog.connection import connect
+from datalab.catalog.connection import connect, scalar
 from datalab.catalog.demo import Progress, load_demo
 from datalab.catalog.store import CatalogStore
 
@@ -20,15 +20,16 @@ def catalog_is_empty(path: Path) -> bool:
         return True
     con = connect(path, read_only=True)
     try:
-        row = con.execute(
+        count = scalar(
+            con,
             f"SELECT count(*) FROM {md.TAP_SCHEMA}.tables WHERE schema_name <> ?",
             [md.TAP_SCHEMA],
-        ).fetchone()
+        )
     except duckdb.CatalogException:
         return True
     finally:
         con.close()
-    return not row or row[0] == 0
+    return count == 0
 
 
 def prepare_catalog(

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from datalab.catalog import metadata as md
-from datalab.catalog.connection import connect
+from datalab.catalog.connection import connect, scalar
 from datalab.errors import ConflictError, NotFoundError, UsageError
 from datalab.formats import FieldMeta
 from datalab.sky import healpix_index_arrow
@@ -111,12 +111,14 @@ class CatalogStore:
         return found[0]
 
     def exists(self, schema: str, name: str) -> bool:
-        row = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ?",
-            [schema, name],
-        ).fetchone()
-        return bool(row and row[0])
+        return bool(
+            scalar(
+                self.con,
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = ? AND table_name = ?",
+                [schema, name],
+            )
+        )
 
     # -- writing ---------------------------------------------------------------------
 
@@ -303,8 +305,8 @@ class CatalogStore:
         self, schema: str, name: str, spec: TableSpec, previous: md.TableInfo | None
     ) -> md.TableInfo:
         """Column metadata for the loaded table: file and metadata file, over defaults."""
-        arrow = self.con.execute(f'SELECT * FROM "{schema}"."{name}" LIMIT 0').fetch_arrow_table()
-        nrows_row = self.con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()
+        arrow = self.con.sql(f'SELECT * FROM "{schema}"."{name}" LIMIT 0').to_arrow_table()
+        nrows = scalar(self.con, f'SELECT count(*) FROM "{schema}"."{name}"')
         fields = {k.lower(): v for k, v in spec.fields.items()}
         columns = []
         for f in arrow.schema:
@@ -333,7 +335,7 @@ class CatalogStore:
             columns=tuple(columns),
             ra_column=spec.ra,
             dec_column=spec.dec,
-            nrows=nrows_row[0] if nrows_row else 0,
+            nrows=int(nrows or 0),
         )
 
 

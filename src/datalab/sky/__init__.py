@@ -1,0 +1,46 @@
+"""Spherical geometry and HEALPix helpers for positional queries.
+
+Catalog tables carry ``_healpix_29`` (NESTED HEALPix index at order 29 of ra/dec,
+the HATS convention) and are sorted by it. A region query is answered in two
+steps built from this package: :meth:`Shape.ranges` gives a short list of
+``_healpix_29`` intervals that certainly contain every match (a cheap, sorted-range
+pre-filter), and :meth:`Shape.contains` is the exact test applied to what remains.
+
+All angles are in degrees. Shapes follow the ADQL definitions of CIRCLE, BOX and
+POLYGON; see each class for the exact reading of the standard.
+"""
+
+from datalab.sky._base import Shape
+from datalab.sky.distance import angular_distance
+from datalab.sky.healpix import (
+    HEALPIX_ORDER,
+    N_INDICES,
+    cells_to_ranges,
+    complement_ranges,
+    depth_for_radius,
+    healpix_index,
+    healpix_index_arrow,
+    limit_ranges,
+    merge_ranges,
+    ranges_contain,
+)
+from datalab.sky.polygon import Polygon
+from datalab.sky.shapes import Box, Circle
+
+__all__ = [
+    "HEALPIX_ORDER",
+    "N_INDICES",
+    "Box",
+    "Circle",
+    "Polygon",
+    "Shape",
+    "angular_distance",
+    "cells_to_ranges",
+    "complement_ranges",
+    "depth_for_radius",
+    "healpix_index",
+    "healpix_index_arrow",
+    "limit_ranges",
+    "merge_ranges",
+    "ranges_contain",
+]
