@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
+from astropy.coordinates import SkyCoord, SkyOffsetFrame
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,7 @@ log_sizes = st.floats(np.log10(0.001 / 3600.0), np.log10(60.0)).map(lambda x: 10
 seeds = st.integers(0, 2**32 - 1)
 
 
-def offset_frame(ra: float, dec: float):  # noqa: ANN201 - astropy frame class instance
+def offset_frame(ra: float, dec: float) -> SkyOffsetFrame:
     """Frame centred on (ra, dec): lon grows to the east, lat to the north."""
     return SkyCoord(ra * u.deg, dec * u.deg).skyoffset_frame()
 
@@ -133,49 +133,49 @@ def unit_xyz(ra, dec) -> np.ndarray:
     return np.column_stack([cart.x.value, cart.y.value, cart.z.value])
 
 
-def densified_inside(vertices, ra, dec, outside: tuple[float, float], steps: int = 400):
+def densified_inside(vertices, ra, dec, outside: tuple[float, float]):
     """Brute-force point-in-spherical-polygon, returning (inside, clear).
 
-    Each great-circle edge is replaced by ``steps`` points (spherical linear
-    interpolation), everything is projected stereographically from ``outside`` (a
-    point known not to be in the polygon, which goes to infinity), and the planar
-    polygon is tested by ray casting. ``clear`` marks points far enough from the
-    boundary (1e-4 in the plane) for the answer to be trusted.
+    Each great-circle edge is replaced by points every ~0.25 degrees (spherical
+    linear interpolation), everything is projected stereographically from
+    ``outside`` (a point known not to be in the polygon, which goes to infinity),
+    and the planar polygon is tested by ray casting. ``clear`` marks points farther
+    than ~1e-4 rad from the boundary, where the answer can be trusted.
     """
     corners = unit_xyz(*np.array(vertices, dtype=float).T)
-    nxt = np.roll(corners, -1, axis=0)
-    theta = np.arccos(np.clip(np.einsum("ij,ij->i", corners, nxt), -1.0, 1.0))
-    t = np.linspace(0.0, 1.0, steps, endpoint=False)[None, :, None]
-    s = np.sin(theta)[:, None, None]
-    path = (
-        np.sin((1 - t) * theta[:, None, None]) / s * corners[:, None, :]
-        + np.sin(t * theta[:, None, None]) / s * nxt[:, None, :]
-    ).reshape(-1, 3)
+    path = []
+    for a, b in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+        theta = np.arccos(np.clip(a @ b, -1.0, 1.0))
+        t = np.linspace(0.0, 1.0, max(2, int(np.degrees(theta) * 4)), endpoint=False)[:, None]
+        path.append((np.sin((1 - t) * theta) * a + np.sin(t * theta) * b) / np.sin(theta))
+    boundary = np.concatenate(path)
     pole = -unit_xyz(*outside)[0]  # projection centre opposite the outside point
     helper = np.cross(pole, [0.0, 0.0, 1.0] if abs(pole[2]) < 0.9 else [1.0, 0.0, 0.0])
     e1 = helper / np.linalg.norm(helper)
     e2 = np.cross(pole, e1)
 
-    def project(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scale = 1.0 + xyz @ pole
-        return (xyz @ e1) / scale, (xyz @ e2) / scale
+    def project(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scale = 1.0 + xyz @ pole  # the projection magnifies lengths by 1 / scale
+        return (xyz @ e1) / scale, (xyz @ e2) / scale, scale
 
-    bx, by = project(path)
-    px, py = project(unit_xyz(ra, dec))
+    bx, by, _ = project(boundary)
+    px, py, scale = project(unit_xyz(ra, dec))
     inside = planar_inside(px, py, bx, by)
-    clear = planar_distance_to_boundary(px, py, bx, by) > 1e-4
+    clear = planar_distance_to_boundary(px, py, bx, by) * scale > 1e-4
     return inside, clear
 
 
 def fan_area(centre: tuple[float, float], vertices) -> float:
     """Area (sr) of a polygon star-shaped around ``centre``, as a fan of triangles.
 
-    Uses the Oosterom-Strackee formula for each triangle's solid angle:
-    tan(omega / 2) = a . (b x c) / (1 + a.b + b.c + c.a).
+    Uses the Oosterom-Strackee formula for each triangle's solid angle,
+    tan(omega / 2) = a . (b x c) / (1 + a.b + b.c + c.a), in the offset frame of
+    ``centre`` (where a = (1, 0, 0)) so that tiny polygons keep their precision.
     """
-    a = unit_xyz(*centre)[0]
-    b = unit_xyz(*np.array(vertices, dtype=float).T)
+    ra, dec = np.array(vertices, dtype=float).T
+    lon, lat = to_offset(centre[0], centre[1], ra, dec)
+    b = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
     c = np.roll(b, -1, axis=0)
-    numerator = np.einsum("ij,ij->i", b, np.cross(c, a))
-    denominator = 1.0 + b @ a + np.einsum("ij,ij->i", b, c) + c @ a
+    numerator = b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1]
+    denominator = 1.0 + b[:, 0] + c[:, 0] + np.einsum("ij,ij->i", b, c)
     return float(np.abs(2.0 * np.arctan2(numerator, denominator)).sum())

@@ -17,6 +17,7 @@ from datalab.errors import UsageError
 from datalab.sky import (
     N_INDICES,
     cells_to_ranges,
+    complement_ranges,
     depth_for_radius,
     healpix_index,
     healpix_index_arrow,
@@ -148,6 +149,13 @@ def test_merge_ranges_joins_overlaps_and_neighbours() -> None:
     merged = merge_ranges([[10, 20], [0, 5], [5, 7], [15, 30], [40, 41], [41, 41]])
     assert merged.tolist() == [[0, 7], [10, 30], [40, 41]]
     assert merge_ranges(np.empty((0, 2))).shape == (0, 2)
+
+
+def test_complement_ranges() -> None:
+    ranges = np.array([[0, 5], [10, 20]], dtype=np.int64)
+    assert complement_ranges(ranges).tolist() == [[5, 10], [20, N_INDICES]]
+    assert complement_ranges(np.empty((0, 2), dtype=np.int64)).tolist() == [[0, N_INDICES]]
+    assert complement_ranges(np.array([[0, N_INDICES]])).shape == (0, 2)
 
 
 def test_cells_to_ranges() -> None:

@@ -49,9 +49,11 @@ def test_circle_contains_and_cover(ra: float, dec: float, radius: float, seed: i
     pts_ra, pts_dec = circle_points(circle, rng)
 
     # Exact test agrees with astropy's separation away from the boundary itself.
-    separation = SkyCoord(circle.ra * u.deg, circle.dec * u.deg).separation(
-        SkyCoord(pts_ra * u.deg, pts_dec * u.deg)
-    ).deg
+    separation = (
+        SkyCoord(circle.ra * u.deg, circle.dec * u.deg)
+        .separation(SkyCoord(pts_ra * u.deg, pts_dec * u.deg))
+        .deg
+    )
     clear = np.abs(separation - radius) > 1e-9
     assert np.array_equal(circle.contains(pts_ra, pts_dec)[clear], (separation <= radius)[clear])
 
@@ -141,8 +143,9 @@ def box_points(box: Box, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     x = rng.uniform(-tw, tw, n)
     y = rng.choice([-1.0, 1.0], n) * th * shrink
     on_side = rng.random(n) < 0.5  # half along the E/W sides instead of N/S
-    x, y = np.where(on_side, rng.choice([-1.0, 1.0], n) * tw * shrink, x), np.where(
-        on_side, rng.uniform(-th, th, n), y
+    x, y = (
+        np.where(on_side, rng.choice([-1.0, 1.0], n) * tw * shrink, x),
+        np.where(on_side, rng.uniform(-th, th, n), y),
     )
     ra_edge, dec_edge = from_gnomonic(box.ra, box.dec, x, y)
     return np.concatenate([ra_in, ra_edge]), np.concatenate([dec_in, dec_edge])

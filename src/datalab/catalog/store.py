@@ -66,7 +66,6 @@ class CatalogStore:
         self.writable = writable
         if writable:
             md.ensure_metadata_tables(con)
-            self._drop_leftover_staging()
 
     @classmethod
     def open(
@@ -144,7 +143,10 @@ class CatalogStore:
         if mode == "append" and not exists:
             raise NotFoundError(f"table {schema}.{name} does not exist; load it without --append")
 
-        staging = f"{md.PRIVATE_SCHEMA}._load_{name}_{uuid.uuid4().hex[:12]}"
+        # A temporary table: it never reaches the database file (no write-ahead log, no
+        # checkpoint), spills to the temp directory when large, and vanishes with the
+        # connection if the process dies.
+        staging = f'temp.main."_load_{name}_{uuid.uuid4().hex[:12]}"'
         try:
             arrow_schema = self._stage(staging, spec, batches)
             with self._transaction():
@@ -207,16 +209,6 @@ class CatalogStore:
             raise
         self.con.execute("COMMIT")
 
-    def _drop_leftover_staging(self) -> None:
-        """Remove staging tables a crashed load left behind (only one writer exists)."""
-        rows = self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name LIKE '\\_load\\_%' ESCAPE '\\'",
-            [md.PRIVATE_SCHEMA],
-        ).fetchall()
-        for (table,) in rows:
-            self.con.execute(f'DROP TABLE "{md.PRIVATE_SCHEMA}"."{table}"')
-
     def _stage(
         self, staging: str, spec: TableSpec, batches: Iterable[pa.RecordBatch]
     ) -> pa.Schema:
@@ -235,7 +227,7 @@ class CatalogStore:
             self.con.register("_ingest_batch", batch)
             try:
                 if not created:
-                    self.con.execute(f"CREATE TABLE {staging} AS SELECT * FROM _ingest_batch")
+                    self.con.execute(f"CREATE TEMP TABLE {staging} AS SELECT * FROM _ingest_batch")
                     created = True
                 else:
                     self.con.execute(f"INSERT INTO {staging} BY NAME SELECT * FROM _ingest_batch")
@@ -250,7 +242,7 @@ class CatalogStore:
                 empty = empty.append_column(md.HEALPIX_COLUMN, pa.array([], pa.int64()))
             self.con.register("_ingest_batch", empty)
             try:
-                self.con.execute(f"CREATE TABLE {staging} AS SELECT * FROM _ingest_batch")
+                self.con.execute(f"CREATE TEMP TABLE {staging} AS SELECT * FROM _ingest_batch")
             finally:
                 self.con.unregister("_ingest_batch")
         return arrow_schema

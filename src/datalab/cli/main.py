@@ -43,7 +43,7 @@ class _TableProgress:
     def __call__(self, table: str, rows: int) -> None:
         if table != self.current:
             self.finish()
-            self.current, self.started = table, time.monotonic()
+            self.current = table
         self.rows = rows
 
     def finish(self) -> None:
@@ -51,6 +51,7 @@ class _TableProgress:
             took = time.monotonic() - self.started
             click.echo(f"  {self.current:<28} {self.rows:>12,} rows  {took:6.1f} s", err=True)
             self.current = None
+            self.started = time.monotonic()
 
 
 def _prepare(settings: Settings) -> None:

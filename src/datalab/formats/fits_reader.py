@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from datalab.formats.base import Source, TableReader, check_names, first_failure
 from datalab.formats.fields import FieldMeta
-from datalab.formats.fits_cards import Header, padding, read_header
+from datalab.formats.fits_cards import BLOCK, Header, padding, read_header
 
 __all__ = ["FitsReader"]
 
@@ -112,10 +112,18 @@ class FitsReader(TableReader):
             raise
 
     def _find_table(self, hdu: int | str | None) -> tuple[Header, int]:
+        first = self._source.read(BLOCK)
+        if not first.startswith(b"SIMPLE  ="):
+            raise self.error("not a FITS file: it does not start with SIMPLE = T")
+        unread = [first]
+
+        def read(n: int) -> bytes:
+            return unread.pop() if unread else self._source.read(n)
+
         index = 0
         while True:
             try:
-                header = read_header(self._source.read)
+                header = read_header(read)
             except ValueError as exc:
                 raise self.error(f"not a readable FITS file: {exc}") from None
             if header is None:

@@ -111,10 +111,12 @@ class FitsTableWriter:
         extname: str | None = None,
         string_widths: Mapping[str, int] | None = None,
     ) -> None:
+        for f in schema:
+            self._kind(f)  # refuse unsupported types before anything is written
         self._owned = isinstance(file, str | Path)
-        self._file: BinaryIO = open(file, "wb") if self._owned else file  # type: ignore[arg-type]  # noqa: SIM115
-        if not self._file.seekable():
+        if not self._owned and not file.seekable():  # type: ignore[union-attr]
             raise UsageError("a FITS table is written to a seekable file (NAXIS2 is set last)")
+        self._file: BinaryIO = open(file, "wb") if self._owned else file  # type: ignore[arg-type]  # noqa: SIM115
         self.schema = schema
         metas = fields.values() if isinstance(fields, Mapping) else (fields or [])
         by_name = {m.name: m for m in metas}
@@ -128,8 +130,6 @@ class FitsTableWriter:
         self._naxis2_at = 0
         self.rows_written = 0
         self._closed = False
-        for f in schema:
-            self._kind(f)  # refuse unsupported types before anything is written
 
     # -- header --------------------------------------------------------------------------
 

@@ -256,9 +256,9 @@ def _elements(f: VOField, text: pa.Array, nan_null: bool) -> pa.Array:
     return _text_numbers(f, text, nan_null)
 
 
-def decode_text(f: VOField, cells: list[str | None]) -> pa.Array:
-    """A column from TABLEDATA cell texts (None for an empty TD, which is null)."""
-    raw = pa.array(cells, pa.string())
+def decode_text(f: VOField, cells: pa.Array) -> pa.Array:
+    """A column from TABLEDATA cell texts; an empty TD is null (§5.1)."""
+    raw = _with_nulls(cells, pc.fill_null(pc.equal(cells, ""), False))
     if f.is_string:
         return raw
     trimmed = pc.utf8_trim_whitespace(raw)

@@ -35,7 +35,7 @@ from datalab.sky.healpix import cells_to_ranges, depth_for_radius, limit_ranges,
 if TYPE_CHECKING:
     from datalab.sky.shapes import Circle
 
-__all__ = ["COVER_MARGIN_DEG", "Shape", "cover", "points"]
+__all__ = ["COVER_MARGIN_DEG", "Cover", "Shape", "points"]
 
 COVER_MARGIN_DEG = 1e-8
 """Extra reach (36 micro-arcsec) added to every "may this cap touch the shape" test.
@@ -82,8 +82,8 @@ def _caps(cells: NDArray[np.uint64], depth: int) -> tuple[NDArray, NDArray, NDAr
     return ra, dec, reach.max(axis=1) * _CAP_SLACK
 
 
-def cover(classify: Classify, depth: int) -> NDArray[np.int64]:
-    """Ranges of a cover of the shape by cells no deeper than ``depth``.
+class Cover:
+    """A cover of a shape built level by level, refinable one depth at a time.
 
     ``classify(ra, dec, radius)`` gets cap centres and radii (degrees) and returns
     ``(touches, inside)``: ``touches`` must be True for every cap that intersects
@@ -92,22 +92,37 @@ def cover(classify: Classify, depth: int) -> NDArray[np.int64]:
     the shape has a cap containing that point, so it and its ancestors are always
     kept or split, never dropped: the cover cannot miss a point.
     """
-    cells = np.arange(12, dtype=np.uint64)
-    kept = []
-    for level in range(depth + 1):
-        ra, dec, radius = _caps(cells, level)
-        touches, inside = classify(ra, dec, radius)
+
+    def __init__(self, classify: Classify) -> None:
+        self._classify = classify
+        self._whole: list[NDArray[np.int64]] = []  # ranges of cells kept whole
+        self._cells = np.arange(12, dtype=np.uint64)  # undecided cells at self.depth
+        self.depth = -1
+        self._refine(0)
+
+    def _refine(self, depth: int) -> None:
+        """Classify the undecided cells at ``depth`` (their parents' depth + 1)."""
+        self.depth = depth
+        if len(self._cells) == 0:
+            return
+        ra, dec, radius = _caps(self._cells, depth)
+        touches, inside = self._classify(ra, dec, radius)
         touches = np.asarray(touches, dtype=bool)
         whole = touches & np.asarray(inside, dtype=bool)
-        kept.append(cells_to_ranges(cells[whole].astype(np.int64), level))
-        cells = cells[touches & ~whole]
-        if level == depth:
-            kept.append(cells_to_ranges(cells.astype(np.int64), level))
-        elif len(cells) == 0:
-            break
-        else:
-            cells = ((cells[:, None] << np.uint64(2)) | np.arange(4, dtype=np.uint64)).ravel()
-    return merge_ranges(np.concatenate(kept))
+        self._whole.append(cells_to_ranges(self._cells[whole].astype(np.int64), depth))
+        self._cells = self._cells[touches & ~whole]
+
+    def deepen(self) -> None:
+        """Split the undecided cells into their children and classify those."""
+        self._cells = (
+            (self._cells[:, None] << np.uint64(2)) | np.arange(4, dtype=np.uint64)
+        ).ravel()
+        self._refine(self.depth + 1)
+
+    def ranges(self) -> NDArray[np.int64]:
+        """The cover at the current depth: cells kept whole plus undecided cells."""
+        undecided = cells_to_ranges(self._cells.astype(np.int64), self.depth)
+        return merge_ranges(np.concatenate([*self._whole, undecided]))
 
 
 class Shape(ABC):
@@ -133,7 +148,7 @@ class Shape(ABC):
 
         "May touch" must be True for every cap that does (within COVER_MARGIN_DEG)
         and may be True for some that do not; "inside" must be True only for caps
-        wholly inside the shape, and may be False for some of them. See :func:`cover`.
+        wholly inside the shape, and may be False for some of them. See :class:`Cover`.
         """
 
     def _finest_radius(self) -> float:
@@ -149,12 +164,15 @@ class Shape(ABC):
         time, down to the scale of the shape's narrowest dimension, for as long as it
         stays within ``_TARGET_RANGES`` ranges.
         """
-        depth = depth_for_radius(self.bounding_circle().radius)
+        start = depth_for_radius(self.bounding_circle().radius)
         finest = depth_for_radius(self._finest_radius())
-        best = cover(self._classify, depth)
-        while depth < finest:
-            depth += 1
-            candidate = cover(self._classify, depth)
+        cover = Cover(self._classify)
+        while cover.depth < start:
+            cover.deepen()
+        best = cover.ranges()
+        while cover.depth < finest:
+            cover.deepen()
+            candidate = cover.ranges()
             if len(candidate) > _TARGET_RANGES:
                 break
             best = candidate

@@ -52,9 +52,7 @@ def local_frame(ra: float, dec: float) -> NDArray[np.float64]:
     return np.array([centre, east, north], dtype=np.float64)
 
 
-def local_coords(
-    ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float
-) -> NDArray[np.float64]:
+def local_coords(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float) -> NDArray[np.float64]:
     """Unit vectors of (ra, dec) in the :func:`local_frame` of (ra0, dec0), shape (..., 3).
 
     Components are (along the centre, east, north). They are computed from the RA

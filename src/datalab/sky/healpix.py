@@ -94,7 +94,7 @@ def healpix_index(ra: ArrayLike, dec: ArrayLike, order: int = HEALPIX_ORDER) -> 
             f"({int(outside.sum())} value(s) out of range)",
             detail={"parameter": "dec"},
         )
-    flat = _hash(ra_arr.ravel().copy(), dec_arr.ravel(), depth)
+    flat = _hash(ra_arr.ravel(), dec_arr.ravel(), depth)
     return flat.reshape(ra_arr.shape)
 
 

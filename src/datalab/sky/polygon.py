@@ -61,6 +61,36 @@ def _on_arc(x: NDArray, a: NDArray, b: NDArray, normal: NDArray) -> NDArray[np.b
     return after_a & before_b
 
 
+def _edges_meet(
+    xyz: NDArray[np.float64], normals: NDArray[np.float64], i: NDArray, j: NDArray
+) -> NDArray[np.bool_]:
+    """Whether edges i and j (pairwise, i -> i+1 and j -> j+1) cross or touch."""
+    n = len(xyz)
+    a, b, na = xyz[i], xyz[(i + 1) % n], normals[i]
+    c, d, nc = xyz[j], xyz[(j + 1) % n], normals[j]
+    side_c = np.einsum("ij,ij->i", na, c)
+    side_d = np.einsum("ij,ij->i", na, d)
+    side_a = np.einsum("ij,ij->i", nc, a)
+    side_b = np.einsum("ij,ij->i", nc, b)
+    clear = np.minimum.reduce([np.abs(s) for s in (side_c, side_d, side_a, side_b)]) >= _TOUCH
+    # Minor arcs a-b and c-d cross iff c, d are on opposite sides of a-b's circle,
+    # a, b on opposite sides of c-d's, and the quadrilateral a, c, b, d is
+    # consistently oriented (otherwise the circles meet at the antipodal point).
+    crossing = (
+        clear
+        & ((side_c > 0) != (side_d > 0))
+        & ((side_a > 0) != (side_b > 0))
+        & ((side_d > 0) == (side_a > 0))
+    )
+    touching = (
+        ((np.abs(side_c) < _TOUCH) & _on_arc(c, a, b, na))
+        | ((np.abs(side_d) < _TOUCH) & _on_arc(d, a, b, na))
+        | ((np.abs(side_a) < _TOUCH) & _on_arc(a, c, d, nc))
+        | ((np.abs(side_b) < _TOUCH) & _on_arc(b, c, d, nc))
+    )
+    return crossing | touching
+
+
 class Polygon(Shape):
     """ADQL's POLYGON: vertices joined by great-circle arcs, last vertex to the first.
 
@@ -114,28 +144,35 @@ class Polygon(Shape):
         self._frame = (float(centre_ra), float(centre_dec))
         xyz = local_coords(ra, dec, *self._frame)
 
+        # Checked in the given order, so that error messages number vertices and
+        # edges as the caller did.
         self._check_edges(xyz)
         normals, _, _ = _edges(xyz)
+        self._check_simple(xyz, normals)
         left_area = self._left_area(xyz, normals)
         if left_area > 2.0 * math.pi + 1e-12:
             xyz = xyz[::-1].copy()
             normals, _, _ = _edges(xyz)
             left_area = 4.0 * math.pi - left_area
-        self._check_simple(xyz, normals)
         self._xyz = xyz
         self._normals = normals
         self._mids = normalize(xyz + np.roll(xyz, -1, axis=0))
         # Side of every edge's great circle each edge midpoint is on (see contains).
         self._mid_sides = self._mids @ normals.T
-        self._area_sr = left_area
 
         distances = angular_distance(centre_ra, centre_dec, ra, dec)
         radius = float(distances.max()) * (1.0 + 1e-12) + 1e-12
         # Edges between points of a cap narrower than a hemisphere stay in the cap, so
         # the boundary does, and the smaller region is then the inside of the cap.
+        within_cap = radius < 90.0
         self._bounding = Circle(
-            float(centre_ra), float(centre_dec), radius if radius < 90.0 else 180.0
+            float(centre_ra), float(centre_dec), radius if within_cap else 180.0
         )
+        # Gauss-Bonnet subtracts nearly equal numbers for small polygons (its error is
+        # ~1e-15 sr whatever the size); when the polygon lies in a cap around the
+        # frame centre, summing the triangles it makes with that centre is exact to
+        # rounding at any size.
+        self._area_sr = self._fan_area(xyz) if within_cap else left_area
 
     @staticmethod
     def _check_edges(xyz: NDArray[np.float64]) -> None:
@@ -177,6 +214,19 @@ class Polygon(Shape):
         return float(2.0 * math.pi - turns.sum())
 
     @staticmethod
+    def _fan_area(xyz: NDArray[np.float64]) -> float:
+        """Area (sr) as the sum of the triangles (frame centre, vertex i, vertex i+1).
+
+        Each triangle's signed solid angle comes from the Oosterom-Strackee formula
+        tan(omega/2) = a . (b x c) / (1 + a.b + b.c + c.a), with a = (1, 0, 0), the
+        frame centre, in local coordinates.
+        """
+        b, c = xyz, np.roll(xyz, -1, axis=0)
+        triple = b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1]
+        denominator = 1.0 + b[:, 0] + c[:, 0] + np.einsum("ij,ij->i", b, c)
+        return abs(float((2.0 * np.arctan2(triple, denominator)).sum()))
+
+    @staticmethod
     def _check_simple(xyz: NDArray[np.float64], normals: NDArray[np.float64]) -> None:
         """Refuse polygons whose non-adjacent edges cross or touch.
 
@@ -186,39 +236,18 @@ class Polygon(Shape):
         n = len(xyz)
         first, second = np.triu_indices(n, k=2)
         keep = ~((first == 0) & (second == n - 1))  # edges n-1 and 0 are adjacent
-        i, j = first[keep], second[keep]
-        if len(i) == 0:
-            return
-        a, b, na = xyz[i], xyz[(i + 1) % n], normals[i]
-        c, d, nc = xyz[j], xyz[(j + 1) % n], normals[j]
-        side_c = np.einsum("ij,ij->i", na, c)
-        side_d = np.einsum("ij,ij->i", na, d)
-        side_a = np.einsum("ij,ij->i", nc, a)
-        side_b = np.einsum("ij,ij->i", nc, b)
-        clear = np.minimum.reduce([np.abs(s) for s in (side_c, side_d, side_a, side_b)]) >= _TOUCH
-        # Minor arcs a-b and c-d cross iff c, d are on opposite sides of a-b's circle,
-        # a, b on opposite sides of c-d's, and the quadrilateral a, c, b, d is
-        # consistently oriented (otherwise the circles meet at the antipodal point).
-        crossing = (
-            clear
-            & ((side_c > 0) != (side_d > 0))
-            & ((side_a > 0) != (side_b > 0))
-            & ((side_d > 0) == (side_a > 0))
-        )
-        touching = (
-            ((np.abs(side_c) < _TOUCH) & _on_arc(c, a, b, na))
-            | ((np.abs(side_d) < _TOUCH) & _on_arc(d, a, b, na))
-            | ((np.abs(side_a) < _TOUCH) & _on_arc(a, c, d, nc))
-            | ((np.abs(side_b) < _TOUCH) & _on_arc(b, c, d, nc))
-        )
-        bad = np.flatnonzero(crossing | touching)
-        if len(bad):
-            e1, e2 = int(i[bad[0]]), int(j[bad[0]])
-            raise UsageError(
-                f"polygon edges {e1}-{(e1 + 1) % n} and {e2}-{(e2 + 1) % n} cross or touch; "
-                "the boundary must not intersect itself",
-                detail={"parameter": "vertices", "value": [e1, e2]},
-            )
+        first, second = first[keep], second[keep]
+        for start in range(0, len(first), _CHUNK_CELLS // 16):
+            i = first[start : start + _CHUNK_CELLS // 16]
+            j = second[start : start + _CHUNK_CELLS // 16]
+            bad = np.flatnonzero(_edges_meet(xyz, normals, i, j))
+            if len(bad):
+                e1, e2 = int(i[bad[0]]), int(j[bad[0]])
+                raise UsageError(
+                    f"polygon edges {e1}-{(e1 + 1) % n} and {e2}-{(e2 + 1) % n} cross or "
+                    "touch; the boundary must not intersect itself",
+                    detail={"parameter": "vertices", "value": [e1, e2]},
+                )
 
     @property
     def vertices(self) -> tuple[tuple[float, float], ...]:
@@ -289,7 +318,7 @@ class Polygon(Shape):
 
     def _finest_radius(self) -> float:
         # Radius of the circle of equal area: the scale of the polygon's bulk.
-        return math.degrees(math.sqrt(self._area_sr / math.pi))
+        return math.degrees(math.sqrt(max(self._area_sr, 0.0) / math.pi))
 
     def _classify(
         self, ra: NDArray, dec: NDArray, radius: NDArray

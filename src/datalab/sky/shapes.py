@@ -109,9 +109,7 @@ class Box(Shape):
         object.__setattr__(self, "ra", check_ra("ra", self.ra))
         object.__setattr__(self, "dec", check_dec("dec", self.dec))
         object.__setattr__(self, "width", _angle("width", self.width, low=0.0, allow_low=False))
-        object.__setattr__(
-            self, "height", _angle("height", self.height, low=0.0, allow_low=False)
-        )
+        object.__setattr__(self, "height", _angle("height", self.height, low=0.0, allow_low=False))
 
     def contains(self, ra: ArrayLike, dec: ArrayLike) -> NDArray[np.bool_]:
         ra_arr, dec_arr, usable = points(ra, dec)
