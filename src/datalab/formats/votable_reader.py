@@ -154,6 +154,9 @@ class VOTableReader(TableReader):
             self._feed_raw(read=False)
         except expat.ExpatError as exc:
             where = f"line {exc.lineno}, column {exc.offset}"
+            if self._table_depth is None and not self._stack:
+                reason = expat.errors.messages[exc.code]
+                raise self.error(f"not a VOTable: not XML ({reason} at {where})") from None
             raise self.error(
                 f"malformed XML at {where}: {expat.errors.messages[exc.code]}",
                 row=self._current_row() if self._header_done else None,
