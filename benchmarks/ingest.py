@@ -64,12 +64,21 @@ def main() -> None:
                 took, _, _ = run_measured(
                     [*datalab, "mock", "--rows", str(args.rows), "--output", str(source)]
                 )
-                print(f"wrote {source.name} ({source.stat().st_size / 1e6:,.0f} MB) in {took:.1f} s")
+                print(
+                    f"wrote {source.name} ({source.stat().st_size / 1e6:,.0f} MB) in {took:.1f} s"
+                )
             home = work / f"home-{fmt}"
             shutil.rmtree(home, ignore_errors=True)
             took, peak, _ = run_measured(
-                [*datalab, "ingest", str(source), "--table", "bench.tractor",
-                 "--data-dir", str(home)]
+                [
+                    *datalab,
+                    "ingest",
+                    str(source),
+                    "--table",
+                    "bench.tractor",
+                    "--data-dir",
+                    str(home),
+                ]
             )
             size = source.stat().st_size
             results.append(
@@ -90,7 +99,9 @@ def main() -> None:
 
     print()
     print(f"Ingest of {args.rows:,} synthetic rows into a sorted, HEALPix-indexed table")
-    print(f"{'format':<8} {'file MB':>9} {'seconds':>9} {'rows/s':>12} {'MB/s':>8} {'peak RSS MB':>12}")
+    header = ("format", "file MB", "seconds", "rows/s", "MB/s", "peak RSS MB")
+    widths = (-8, 9, 9, 12, 8, 12)
+    print(" ".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths)))
     for r in results:
         print(
             f"{r['format']:<8} {r['file_mb']:>9,.0f} {r['seconds']:>9.1f} "

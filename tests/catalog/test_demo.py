@@ -64,7 +64,9 @@ def test_gaia_fields_are_what_the_values_say(demo: CatalogStore) -> None:
     assert 0.3 < bp_g < 0.7 and -0.9 < rp_g < -0.5
     assert _one(demo, "SELECT count(*) FROM gaia_dr3.gaia_source WHERE source_id < 0") == 70
     assert _one(demo, "SELECT count(*) FROM gaia_dr3.gaia_source WHERE phot_bp_mean_mag = 0") == 0
-    assert _one(demo, "SELECT count(*) FROM gaia_dr3.gaia_source WHERE phot_bp_mean_mag IS NULL") > 0
+    assert (
+        _one(demo, "SELECT count(*) FROM gaia_dr3.gaia_source WHERE phot_bp_mean_mag IS NULL") > 0
+    )
     g = demo.table("gaia_dr3.gaia_source").column("phot_g_mean_mag")
     assert (g.unit, g.ucd) == ("mag", "phot.mag;em.opt")
 

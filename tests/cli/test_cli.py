@@ -41,16 +41,14 @@ def test_ingest_csv_with_meta_and_seed_syntax(tmp_path: Path) -> None:
     csv = tmp_path / "stars.csv"
     csv.write_text("id,ra,dec,mag\n1,10.5,-5.25,12.5\n2,359.9,89.9,13.0\n3,0.1,-89.9,\n")
     meta = tmp_path / "stars.toml"
-    meta.write_text(
-        'description = "Three stars"\n[columns.mag]\nunit = "mag"\ndescription = "V"\n'
-    )
+    meta.write_text('description = "Three stars"\n[columns.mag]\nunit = "mag"\ndescription = "V"\n')
     home = tmp_path / "home"
-    out = datalab(
-        "ingest", str(csv), "table=cat.stars", f"meta={meta}", f"data_dir={home}"
-    ).stdout
+    out = datalab("ingest", str(csv), "table=cat.stars", f"meta={meta}", f"data_dir={home}").stdout
     assert "cat.stars: 3 rows, 5 columns, indexed on (ra, dec)" in out
     assert count(home, "cat.stars") == 3
-    again = datalab("ingest", str(csv), "--table", "cat.stars", "--data-dir", str(home), check=False)
+    again = datalab(
+        "ingest", str(csv), "--table", "cat.stars", "--data-dir", str(home), check=False
+    )
     assert again.returncode == 1
     assert again.stderr.startswith("Error: table cat.stars exists")
     datalab("ingest", str(csv), "--table", "cat.stars", "--append", "--data-dir", str(home))
@@ -94,8 +92,16 @@ def test_failed_ingest_keeps_previous_table(tmp_path: Path) -> None:
     rows[1_400_000] = "1,2,not-a-number\n"
     bad.write_text("ra,dec,v\n" + "".join(rows))
     result = datalab(
-        "ingest", str(bad), "--table", "s.t", "--replace", "--chunk-rows", "100000",
-        "--data-dir", str(home), check=False,
+        "ingest",
+        str(bad),
+        "--table",
+        "s.t",
+        "--replace",
+        "--chunk-rows",
+        "100000",
+        "--data-dir",
+        str(home),
+        check=False,
     )
     assert result.returncode == 1
     assert "row 1400001" in result.stderr and "'v'" in result.stderr

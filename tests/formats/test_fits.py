@@ -50,9 +50,16 @@ def test_reads_astropy_types_nulls_and_metadata(tmp_path: Path) -> None:
     astropy_table(path)
     table = read_all(path, chunk_rows=7)
     assert table.schema.types == [
-        pa.int64(), pa.uint16(), pa.uint32(), pa.float32(), pa.int32(), pa.string(),
-        pa.bool_(), pa.list_(pa.float64(), 3), pa.float64(),
-    ]  # fmt: skip
+        pa.int64(),
+        pa.uint16(),
+        pa.uint32(),
+        pa.float32(),
+        pa.int32(),
+        pa.string(),
+        pa.bool_(),
+        pa.list_(pa.float64(), 3),
+        pa.float64(),
+    ]
     idx = np.arange(50)
     assert table.column("id").to_pylist() == list(idx * 10**10)
     assert table.column("u16").to_pylist() == list(idx * 1000)

@@ -46,8 +46,14 @@ def test_format_from_extension_and_from_content(tmp_path: Path) -> None:
 
 
 def test_other_extensions(tmp_path: Path) -> None:
-    for name, fmt in [("a.fit", "fits"), ("a.FTS", "fits"), ("a.pq", "parquet"),
-                      ("a.xml", "votable"), ("a.votable", "votable"), ("a.fits.gz", "fits")]:  # fmt: skip
+    for name, fmt in [
+        ("a.fit", "fits"),
+        ("a.FTS", "fits"),
+        ("a.pq", "parquet"),
+        ("a.xml", "votable"),
+        ("a.votable", "votable"),
+        ("a.fits.gz", "fits"),
+    ]:
         assert guess_format(tmp_path / name) == fmt
 
 

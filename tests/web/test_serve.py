@@ -20,7 +20,7 @@ def test_first_start_loads_demo_then_serves(tmp_path: Path) -> None:
         stop_server(server)
     log = server.log.read_text()
     assert "Loading the demo data" in log
-    assert f"at http://127.0.0.1:" in log
+    assert "at http://127.0.0.1:" in log
     # A second start finds the catalog and does not load again.
     server = start_server(home)
     stop_server(server)

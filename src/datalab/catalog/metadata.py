@@ -233,7 +233,9 @@ _TAP_SCHEMA_DOC = {
 def ensure_metadata_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the metadata tables, and describe TAP_SCHEMA in itself, if not done yet."""
     con.execute(_DDL)
-    if scalar(con, f"SELECT count(*) FROM {TAP_SCHEMA}.schemas WHERE schema_name = ?", [TAP_SCHEMA]):
+    if scalar(
+        con, f"SELECT count(*) FROM {TAP_SCHEMA}.schemas WHERE schema_name = ?", [TAP_SCHEMA]
+    ):
         return
     put_schema(con, SchemaInfo(TAP_SCHEMA, "Metadata of this service's tables (TAP 1.1 §4)."))
     for name, doc in _TAP_SCHEMA_DOC.items():
@@ -433,9 +435,7 @@ def read_tables(
     for key_id, src, dst, desc in con.execute(
         f"SELECT key_id, from_table, target_table, description FROM {TAP_SCHEMA}.keys"
     ).fetchall():
-        keys.setdefault(src, []).append(
-            ForeignKey(src, dst, tuple(key_cols.get(key_id, [])), desc)
-        )
+        keys.setdefault(src, []).append(ForeignKey(src, dst, tuple(key_cols.get(key_id, [])), desc))
     result = []
     for schema, qualified, ttype, utype, desc, ra, dec, nrows in tables:
         result.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -191,7 +191,9 @@ class CatalogStore:
     def set_schema_description(self, schema: str, description: str) -> None:
         self._require_writable()
         with self._transaction():
-            md.put_schema(self.con, md.SchemaInfo(md.check_identifier(schema, "schema"), description))
+            md.put_schema(
+                self.con, md.SchemaInfo(md.check_identifier(schema, "schema"), description)
+            )
 
     # -- internals -------------------------------------------------------------------
 
@@ -209,9 +211,7 @@ class CatalogStore:
             raise
         self.con.execute("COMMIT")
 
-    def _stage(
-        self, staging: str, spec: TableSpec, batches: Iterable[pa.RecordBatch]
-    ) -> pa.Schema:
+    def _stage(self, staging: str, spec: TableSpec, batches: Iterable[pa.RecordBatch]) -> pa.Schema:
         """Copy every batch into the staging table, adding the HEALPix index."""
         arrow_schema: pa.Schema | None = None
         created = False
@@ -304,17 +304,17 @@ class CatalogStore:
         for f in arrow.schema:
             meta = _default_meta(f.name, spec)
             if previous is not None:
-                try:
+                with suppress(KeyError):
                     meta = meta.merged(previous.column(f.name).field_meta())
-                except KeyError:
-                    pass
             if f.name.lower() in fields:
                 meta = meta.merged(fields[f.name.lower()])
             positional = f.name in (spec.ra, spec.dec, md.HEALPIX_COLUMN)
             column = md.column_info(f, meta, indexed=positional and bool(spec.ra))
             if f.name in spec.principal:
                 column = replace(column, principal=spec.principal[f.name])
-            elif previous is not None and f.name.lower() in {c.name.lower() for c in previous.columns}:
+            elif previous is not None and f.name.lower() in {
+                c.name.lower() for c in previous.columns
+            }:
                 column = replace(column, principal=previous.column(f.name).principal)
             columns.append(column)
         description = spec.description

@@ -118,7 +118,9 @@ def serve(
     default=None,
     help="Rows of the synthetic ls_mock.tractor table (default 1,000,000; 0 skips it).",
 )
-@click.option("--force", is_flag=True, help="Reload the demo tables even if the catalog has tables.")
+@click.option(
+    "--force", is_flag=True, help="Reload the demo tables even if the catalog has tables."
+)
 @click.pass_context
 def init(ctx: click.Context, data_dir: Path | None, mock_rows: int | None, force: bool) -> None:
     """Create a data directory and load the demo data, without serving."""

@@ -69,13 +69,18 @@ class _Column:
     mode: str  # "plain", "shifted" (unsigned/signed via TZERO), "offset", "scaled"
     tnull: int | None
     scale: float
-    zero: float
+    zero: float | int  # an int when exact: offsets like 2**63 do not fit a float's mantissa
 
     @property
     def arrow_type(self) -> pa.DataType:
-        base = {"plain": _PLAIN[self.code], "offset": pa.int64(), "scaled": pa.float64()}.get(
-            self.mode
-        ) or _SHIFTED[self.code]
+        if self.mode == "shifted":
+            base = _SHIFTED[self.code]
+        elif self.mode == "offset":
+            base = pa.int64()
+        elif self.mode == "scaled":
+            base = pa.float64()
+        else:
+            base = _PLAIN[self.code]
         if self.code == "A" or self.repeat == 1:
             return base
         return pa.list_(base, self.repeat)
@@ -164,7 +169,7 @@ class FitsReader(TableReader):
         columns, formats, offset = [], [], 0
         metas = []
         for i in range(1, tfields + 1):
-            col, width = self._column(header, i, offset)
+            col, width = self._column(header, i)
             if width and col is not None:
                 columns.append(col)
                 formats.append((col.key, col.numpy_format(), offset))
@@ -197,7 +202,7 @@ class FitsReader(TableReader):
                     row=complete + 1,
                 )
 
-    def _column(self, header: Header, i: int, offset: int) -> tuple[_Column | None, int]:
+    def _column(self, header: Header, i: int) -> tuple[_Column | None, int]:
         tform = header.text(f"TFORM{i}") or ""
         name = (header.text(f"TTYPE{i}") or f"col{i}").strip()
         match = _TFORM_RE.match(tform.upper())
@@ -212,6 +217,11 @@ class FitsReader(TableReader):
         width = (repeat + 7) // 8 if code == "X" else repeat * size
         if repeat == 0:
             return None, 0
+        dims = re.findall(r"\d+", header.text(f"TDIM{i}") or "")
+        if code == "A" and len(dims) > 1 and int(dims[0]) < repeat:
+            raise self.error(
+                "arrays of strings (TDIM on an A column) are not supported", column=name
+            )
         scale = header.number(f"TSCAL{i}")
         zero = header.number(f"TZERO{i}")
         tnull = header.get(f"TNULL{i}")
@@ -230,7 +240,7 @@ class FitsReader(TableReader):
             mode=mode,
             tnull=tnull if isinstance(tnull, int) and not isinstance(tnull, bool) else None,
             scale=float(scale if scale is not None else 1),
-            zero=float(zero if zero is not None else 0),
+            zero=zero if zero is not None else 0,
         )
         return col, width
 

@@ -9,7 +9,9 @@ Column types: bool → L, int8 → B with TZERO = -128, uint8 → B, int16/32/64
 uint16/32/64 → I/J/K with the TZERO offset of §7.3.2, float16/32 → E, float64 → D,
 strings, dates and timestamps (as ISO text) → A, fixed-size lists of those numbers →
 repeated columns. Nulls: NaN for floats, the TNULLn value for integers, 0 for logicals,
-an empty string for text (FITS cannot tell an empty string from a missing one).
+an empty string for text (FITS cannot tell an empty string from a missing one). Text
+is written as UTF-8: FITS asks for ASCII, so other characters are only readable by
+tools that decode UTF-8 (this package's reader does). Header text is made ASCII.
 
 String widths: ``string_widths[name]`` if given, else the field's numeric
 ``arraysize`` (``"12"`` or ``"12*"``), else the longest value (in UTF-8 bytes) of the
@@ -237,8 +239,8 @@ class FitsTableWriter:
             for b in batch.to_batches():
                 self.write_batch(b)
             return
-        if batch.schema.names != self.schema.names:
-            raise UsageError(f"batch columns {batch.schema.names} differ from {self.schema.names}")
+        if batch.schema.names != self.schema.names or batch.schema.types != self.schema.types:
+            raise UsageError(f"batch schema {batch.schema} differs from the writer's {self.schema}")
         if self._columns is None:
             self._write_header(batch)
         assert self._columns is not None and self._dtype is not None

@@ -150,8 +150,12 @@ class VOTableReader(TableReader):
             # The rows begin after the '>' of <TABLEDATA ...>.
             origin, text = window
             tag_end = text.find(b">", self._raw_at - origin)
-            self._raw = text[tag_end + 1 :]
-            self._feed_raw(read=False)
+            if text[tag_end - 1 : tag_end] == b"/":  # <TABLEDATA/>: no rows at all
+                self._stack.pop()
+                self._resume_xml(text[tag_end + 1 :])
+            else:
+                self._raw = text[tag_end + 1 :]
+                self._feed_raw(read=False)
         except expat.ExpatError as exc:
             where = f"line {exc.lineno}, column {exc.offset}"
             if self._table_depth is None and not self._stack:
@@ -184,12 +188,16 @@ class VOTableReader(TableReader):
         self._split_rows(body)
         if end >= 0:
             self._raw = None
-            self._raw_ok = False
-            self._parser = parser = self._new_parser()
-            opened = "".join(f"<{name}>" for name in self._stack)
-            self._stack.clear()
-            self._parse(parser, opened.encode(), final=False)
-            self._parse(parser, rest, final=False)
+            self._resume_xml(rest)
+
+    def _resume_xml(self, rest: bytes) -> None:
+        """Parse what follows the rows with a new expat parser, told which elements are open."""
+        self._raw_ok = False
+        self._parser = parser = self._new_parser()
+        opened = "".join(f"<{name}>" for name in self._stack)
+        self._stack.clear()
+        self._parse(parser, opened.encode(), final=False)
+        self._parse(parser, rest, final=False)
 
     def _split_rows(self, body: bytes) -> None:
         if not body:
@@ -318,7 +326,7 @@ class VOTableReader(TableReader):
             chars = (self._b64_rest + data.encode("ascii", "replace")).translate(None, b" \t\r\n")
             usable = len(chars) - len(chars) % 4
             try:
-                self._bin += binascii.a2b_base64(chars[:usable])
+                self._bin += binascii.a2b_base64(chars[:usable], strict_mode=True)
             except binascii.Error as exc:
                 raise self.error(f"invalid base64 in STREAM: {exc}") from None
             self._b64_rest = chars[usable:]

@@ -101,8 +101,9 @@ class BinaryLayout:
                 ends = np.cumsum(nbytes)
                 index = np.arange(int(ends[-1])) + np.repeat(heads + 4 - (ends - nbytes), nbytes)
                 data = arr[index]
-                columns.append(decode_variable(f, data, counts.astype(np.int64), row_null,
-                                               self.binary2))  # fmt: skip
+                columns.append(
+                    decode_variable(f, data, counts.astype(np.int64), row_null, self.binary2)
+                )
         return columns
 
 

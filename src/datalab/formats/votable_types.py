@@ -229,11 +229,11 @@ def _slow_numbers(f: VOField, texts: Sequence[str | None]) -> list[float | int |
             value = _parse_int(s)
         except ValueError:
             raise BadCell(i, f"{s!r} is not a valid {f.datatype}") from None
-        if s.lower().lstrip("+-").startswith("0x") and value >= 1 << (bits - 1):
+        signed = f.datatype != "unsignedByte"
+        hexadecimal = s.strip().lower().lstrip("+-").startswith("0x")
+        if signed and hexadecimal and (1 << (bits - 1)) <= value < (1 << bits):
             value -= 1 << bits  # hexadecimal gives the bit pattern (two's complement)
-        low, high = (
-            (0, 255) if f.datatype == "unsignedByte" else (-(1 << bits - 1), (1 << bits - 1) - 1)
-        )
+        low, high = (-(1 << bits - 1), (1 << bits - 1) - 1) if signed else (0, (1 << bits) - 1)
         if not low <= value <= high:
             raise BadCell(i, f"{s!r} is out of range for {f.datatype}")
         out.append(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -20,7 +21,7 @@ router = APIRouter()
     summary="Landing page",
     description="The schemas and tables this server holds, with their documentation.",
 )
-def landing(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+def landing(request: Request, svc: Annotated[Services, Depends(services)]) -> HTMLResponse:
     schemas = {s.name: s for s in svc.engine.schemas()}
     tables = [t for t in svc.engine.tables() if t.schema != "tap_schema"]
     groups = [

