@@ -18,13 +18,14 @@ DALI 1.1 §4.4) is reported as such, also when the error comes after the rows.
 from __future__ import annotations
 
 import binascii
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from xml.parsers import expat
 
 import pyarrow as pa
 
-from datalab.formats.base import Source, TableReader, check_names
+from datalab.formats.base import RowBuffer, Source, TableReader, check_names
 from datalab.formats.votable_rows import BinaryLayout, split_tabledata
 from datalab.formats.votable_types import BadCell, VOField, decode_text
 
@@ -33,6 +34,8 @@ __all__ = ["VOTableReader"]
 DEFAULT_BLOCK_SIZE = 4 << 20
 _DATA = ("TABLEDATA", "BINARY", "BINARY2", "FITS")
 _MAX_ROW = 256 << 20
+_DECODE_CELLS = 1 << 18  # TABLEDATA cells collected before they are decoded
+_DECODE_BYTES = 4 << 20  # BINARY bytes collected before they are decoded
 
 
 class _ToRaw(Exception):
@@ -368,13 +371,18 @@ class VOTableReader(TableReader):
 
     # -- batches -------------------------------------------------------------------------------
 
-    def _next_chunk(self, chunk_rows: int, *, final: bool) -> pa.RecordBatch | None:
-        """The next ``chunk_rows`` rows, or fewer if ``final``; None when not available."""
+    def _decode(self, chunk_rows: int, *, final: bool) -> pa.RecordBatch | None:
+        """The complete rows collected so far as a batch, once there are enough of them.
+
+        Cells are decoded a few MB at a time rather than a chunk at a time, so that what
+        waits for the consumer is typed columns, not text: memory stays near one chunk
+        of values plus one block of the file.
+        """
         try:
             if self.serialization == "TABLEDATA":
                 k = len(self._vofields)
-                n = min(self._chunk_cells // k if k else 0, chunk_rows)
-                if n == 0 or (n < chunk_rows and not final):
+                n = self._chunk_cells // k if k else 0
+                if n == 0 or not (final or n >= chunk_rows or self._chunk_cells >= _DECODE_CELLS):
                     return None
                 cells = pa.concat_arrays(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
                 rest = cells.slice(n * k)
@@ -387,8 +395,12 @@ class VOTableReader(TableReader):
             elif self.serialization is None:
                 return None
             else:
-                n, used, starts = self._layout.scan(self._bin, chunk_rows)
-                if n == 0 or (n < chunk_rows and not final):
+                if not (final or len(self._bin) >= _DECODE_BYTES):
+                    limit = chunk_rows  # decode early only a whole chunk
+                else:
+                    limit = sys.maxsize
+                n, used, starts = self._layout.scan(self._bin, limit)
+                if n == 0 or (limit == chunk_rows and n < chunk_rows):
                     return None
                 chunk = bytes(self._bin[:used])
                 del self._bin[:used]
@@ -400,10 +412,11 @@ class VOTableReader(TableReader):
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
     def _batches(self, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+        buffer = RowBuffer(self.schema, chunk_rows)
         try:
             while True:
-                while (batch := self._next_chunk(chunk_rows, final=self._finished)) is not None:
-                    yield batch
+                while (batch := self._decode(chunk_rows, final=self._finished)) is not None:
+                    yield from buffer.add(batch)
                 if self._finished:
                     break
                 self._feed()
@@ -412,6 +425,7 @@ class VOTableReader(TableReader):
                     f"the {self.serialization} data ends in the middle of a row",
                     row=self._current_row(),
                 )
+            yield from buffer.flush()
             self.bytes_read = self.total_bytes
         finally:
             self.close()
