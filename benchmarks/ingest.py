@@ -101,7 +101,11 @@ def main() -> None:
     print(f"Ingest of {args.rows:,} synthetic rows into a sorted, HEALPix-indexed table")
     header = ("format", "file MB", "seconds", "rows/s", "MB/s", "peak RSS MB")
     widths = (-8, 9, 9, 12, 8, 12)
-    print(" ".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
+    print(
+        " ".join(
+            f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)
+        )
+    )
     for r in results:
         print(
             f"{r['format']:<8} {r['file_mb']:>9,.0f} {r['seconds']:>9.1f} "
