@@ -244,7 +244,7 @@ def test_writer_refuses_what_fits_cannot_hold(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot be written"):
         FitsTableWriter(tmp_path / "x.fits", pa.schema([("l", pa.list_(pa.int32()))]))
     with pytest.raises(UsageError, match="seekable"):
-        FitsTableWriter(_Unseekable(), pa.schema([("a", pa.int32())]))
+        FitsTableWriter(io.BufferedWriter(_Unseekable()), pa.schema([("a", pa.int32())]))
 
 
 def test_writer_without_rows_and_dates(tmp_path: Path) -> None:

@@ -278,8 +278,8 @@ def test_variable_size_cells(tmp_path: Path, fmt: str) -> None:
     assert table.column("s").to_pylist() == [f"s{i}" * (i % 3) or empty for i in k]
     assert table.column("u").to_pylist() == ["λ" * (i % 2) or empty for i in k]
     assert table.column("c").to_pylist() == ["abcd"[: i % 5] or empty for i in k]
-    arrays = [list(range(i % 4)) for i in k]
-    if fmt == "tabledata":
+    arrays: list[list[int] | None] = [list(range(i % 4)) for i in k]
+    if fmt == "tabledata":  # TABLEDATA cannot tell an empty array from a null one
         arrays = [a or None for a in arrays]
     assert table.column("v").to_pylist() == arrays
     assert table.column("d").to_pylist() == [[float(i)] * 4 for i in k]

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -35,7 +35,7 @@ class TableReader(ABC):
     A reader can be iterated once: the file is read front to back, never held whole.
     """
 
-    format: ClassVar[str]
+    format: str = ""
 
     def __init__(self, path: Path) -> None:
         self.path = path

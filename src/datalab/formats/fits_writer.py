@@ -115,10 +115,13 @@ class FitsTableWriter:
     ) -> None:
         for f in schema:
             self._kind(f)  # refuse unsupported types before anything is written
-        self._owned = isinstance(file, str | Path)
-        if not self._owned and not file.seekable():  # type: ignore[union-attr]
+        self._file: BinaryIO
+        if isinstance(file, str | Path):
+            self._owned, self._file = True, open(file, "wb")  # noqa: SIM115 - closed in close()
+        elif file.seekable():
+            self._owned, self._file = False, file
+        else:
             raise UsageError("a FITS table is written to a seekable file (NAXIS2 is set last)")
-        self._file: BinaryIO = open(file, "wb") if self._owned else file  # type: ignore[arg-type]  # noqa: SIM115
         self.schema = schema
         metas = fields.values() if isinstance(fields, Mapping) else (fields or [])
         by_name = {m.name: m for m in metas}
@@ -247,7 +250,7 @@ class FitsTableWriter:
         records = np.zeros(batch.num_rows, self._dtype)
         for n, col in enumerate(self._columns):
             records[f"c{n}"] = self._values(col, batch.column(n))
-        self._file.write(records.view(np.uint8))
+        self._file.write(records.data)
         self.rows_written += batch.num_rows
 
     def _values(self, col: _Column, arr: pa.Array) -> np.ndarray:

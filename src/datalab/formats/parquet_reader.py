@@ -97,6 +97,13 @@ class ParquetReader(TableReader):
         except (pa.ArrowException, OSError) as exc:
             raise self.error(f"not a readable Parquet file: {exc}") from None
         self.total_bytes = path.stat().st_size
+        try:
+            self._describe()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _describe(self) -> None:
         arrow = self._file.schema_arrow
         check_names(arrow.names, self.error)
         # Batches carry no field metadata: the documentation is in ``fields``.

@@ -50,6 +50,7 @@ class VOTableReader(TableReader):
     """The first TABLE of a VOTable document; ``serialization`` says how its rows came."""
 
     format = "votable"
+    _layout: BinaryLayout
 
     def __init__(self, path: Path, *, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
         super().__init__(path)

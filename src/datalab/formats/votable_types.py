@@ -284,7 +284,7 @@ def decode_text(f: VOField, cells: pa.Array) -> pa.Array:
     if wrong.size:
         row = int(wrong[0])
         raise BadCell(row, f"{lengths[row]} values where arraysize {f.arraysize} needs {count}")
-    # Null rows hold no elements; give each the placeholder run FixedSizeList expects.
+    # Null rows hold no elements; give each the run of filler values FixedSizeList expects.
     take = np.repeat(np.where(valid, offsets[:-1], 0), count) + np.tile(
         np.arange(count), len(lengths)
     )
