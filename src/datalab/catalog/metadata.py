@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pyarrow as pa
 
 from datalab.catalog.connection import scalar
 from datalab.errors import UsageError
-from datalab.formats import FieldMeta
+from datalab.formats import FieldMeta, votable_type
 
 __all__ = [
     "HEALPIX_COLUMN",
@@ -30,7 +30,6 @@ __all__ = [
     "TableInfo",
     "check_identifier",
     "ensure_metadata_tables",
-    "votable_type",
 ]
 
 HEALPIX_COLUMN = "_healpix_29"
@@ -140,42 +139,6 @@ class TableInfo:
         raise KeyError(name)
 
 
-def votable_type(arrow_type: pa.DataType) -> tuple[str, str | None, str | None]:
-    """VOTable (datatype, arraysize, xtype) for an Arrow type (VOTable 1.4 §2.1, DALI §3).
-
-    VOTable has no signed 8-bit or unsigned wider types, so those widen to the next
-    signed type that holds every value.
-    """
-    t = arrow_type
-    if pa.types.is_boolean(t):
-        return "boolean", None, None
-    if pa.types.is_uint8(t):
-        return "unsignedByte", None, None
-    if pa.types.is_int8(t) or pa.types.is_int16(t):
-        return "short", None, None
-    if pa.types.is_uint16(t) or pa.types.is_int32(t):
-        return "int", None, None
-    if pa.types.is_uint32(t) or pa.types.is_int64(t) or pa.types.is_uint64(t):
-        return "long", None, None
-    if pa.types.is_float16(t) or pa.types.is_float32(t):
-        return "float", None, None
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "double", None, None
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "char", "*", None
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "char", "*", "timestamp"
-    if pa.types.is_fixed_size_list(t):
-        inner, _, _ = votable_type(t.value_type)
-        return inner, str(t.list_size), None
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        inner, _, _ = votable_type(t.value_type)
-        return inner, "*", None
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "unsignedByte", "*", None
-    raise UsageError(f"columns of type {t} cannot be served; convert them before loading")
-
-
 def column_info(arrow_field: pa.Field, meta: FieldMeta | None, *, indexed: bool) -> ColumnInfo:
     """Column description from the data's type and whatever metadata came with it."""
     datatype, arraysize, xtype = votable_type(arrow_field.type)
@@ -241,11 +204,10 @@ def ensure_metadata_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name, doc in _TAP_SCHEMA_DOC.items():
         arrow = con.sql(f"SELECT * FROM {TAP_SCHEMA}.{name} LIMIT 0").to_arrow_table()
         cols = tuple(
-            ColumnInfo(
-                name=f.name,
-                datatype=votable_type(f.type)[0],
-                arraysize=votable_type(f.type)[1],
-                description=_TAP_SCHEMA_COLUMN_DOC.get(f.name),
+            replace(
+                column_info(
+                    f, FieldMeta(f.name, _TAP_SCHEMA_COLUMN_DOC.get(f.name)), indexed=False
+                ),
                 std=True,
             )
             for f in arrow.schema

@@ -21,7 +21,14 @@ import pyarrow as pa
 from datalab.errors import IngestError, UsageError
 from datalab.formats.fields import FieldMeta
 
-__all__ = ["RowBuffer", "Source", "TableReader", "check_names", "first_failure"]
+__all__ = [
+    "RowBuffer",
+    "Source",
+    "TableReader",
+    "check_names",
+    "first_bad_utf8",
+    "first_failure",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -163,6 +170,22 @@ def first_failure(n: int, works: Callable[[int, int], bool]) -> int | None:
         else:
             hi = mid
     return hi - 1
+
+
+def first_bad_utf8(binary: pa.Array) -> int:
+    """Index of the first value of ``binary`` that is not valid UTF-8.
+
+    Called after a whole-array cast to string has failed, to name the row in the error.
+    """
+
+    def works(lo: int, hi: int) -> bool:
+        try:
+            binary.slice(lo, hi - lo).cast(pa.string())
+        except pa.ArrowInvalid:
+            return False
+        return True
+
+    return first_failure(len(binary), works) or 0
 
 
 class RowBuffer:

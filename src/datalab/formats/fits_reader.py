@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datalab.formats.base import Source, TableReader, check_names, first_failure
+from datalab.formats.base import Source, TableReader, check_names, first_bad_utf8
 from datalab.formats.fields import FieldMeta
 from datalab.formats.fits_cards import BLOCK, Header, padding, read_header
 
@@ -324,15 +324,7 @@ def _to_arrow(col: _Column, stored: np.ndarray) -> pa.Array:
         try:
             text = binary.cast(pa.string())
         except pa.ArrowInvalid:
-
-            def works(lo: int, hi: int) -> bool:
-                try:
-                    binary.slice(lo, hi - lo).cast(pa.string())
-                except pa.ArrowInvalid:
-                    return False
-                return True
-
-            raise _BadText(first_failure(n, works) or 0, "text that is not UTF-8") from None
+            raise _BadText(first_bad_utf8(binary), "text that is not UTF-8") from None
         text = pc.utf8_rtrim(text, characters=" ")
         # FITS has no null for text; an empty value is a missing one, as in VOTable.
         return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)

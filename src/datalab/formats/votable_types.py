@@ -16,10 +16,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datalab.formats.base import first_failure
+from datalab.errors import UsageError
+from datalab.formats.base import first_bad_utf8
 from datalab.formats.fields import FieldMeta
 
-__all__ = ["BadCell", "VOField", "decode_fixed", "decode_text", "decode_variable"]
+__all__ = [
+    "BadCell",
+    "VOField",
+    "decode_fixed",
+    "decode_text",
+    "decode_variable",
+    "votable_arrow_type",
+    "votable_type",
+]
 
 _ARROW = {
     "boolean": pa.bool_(),
@@ -33,6 +42,49 @@ _ARROW = {
     "char": pa.string(),
     "unicodeChar": pa.string(),
 }
+
+
+def votable_arrow_type(datatype: str) -> pa.DataType:
+    """The Arrow type of a scalar VOTable ``datatype`` (VOTable 1.4 §2.1)."""
+    return _ARROW[datatype]
+
+
+def votable_type(arrow_type: pa.DataType) -> tuple[str, str | None, str | None]:
+    """VOTable (datatype, arraysize, xtype) for an Arrow type (VOTable 1.4 §2.1, DALI §3).
+
+    VOTable has no signed 8-bit or unsigned wider types, so those widen to the next
+    signed type that holds every value.
+    """
+    t = arrow_type
+    if pa.types.is_boolean(t):
+        return "boolean", None, None
+    if pa.types.is_uint8(t):
+        return "unsignedByte", None, None
+    if pa.types.is_int8(t) or pa.types.is_int16(t):
+        return "short", None, None
+    if pa.types.is_uint16(t) or pa.types.is_int32(t):
+        return "int", None, None
+    if pa.types.is_uint32(t) or pa.types.is_int64(t) or pa.types.is_uint64(t):
+        return "long", None, None
+    if pa.types.is_float16(t) or pa.types.is_float32(t):
+        return "float", None, None
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "double", None, None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "char", "*", None
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "char", "*", "timestamp"
+    if pa.types.is_fixed_size_list(t):
+        inner, _, _ = votable_type(t.value_type)
+        return inner, str(t.list_size), None
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner, _, _ = votable_type(t.value_type)
+        return inner, "*", None
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "unsignedByte", "*", None
+    raise UsageError(f"columns of type {t} cannot be served; convert them before loading")
+
+
 _BIG_ENDIAN = {
     "boolean": "u1",
     "bit": "u1",
@@ -319,15 +371,7 @@ def _strings(f: VOField, binary: pa.Array, row_null: np.ndarray | None, binary2:
     try:
         text = binary.cast(pa.string())
     except pa.ArrowInvalid:
-
-        def works(lo: int, hi: int) -> bool:
-            try:
-                binary.slice(lo, hi - lo).cast(pa.string())
-            except pa.ArrowInvalid:
-                return False
-            return True
-
-        raise BadCell(first_failure(len(binary), works) or 0, "invalid UTF-8") from None
+        raise BadCell(first_bad_utf8(binary), "invalid UTF-8") from None
     if not binary2:
         # BINARY cannot flag nulls; as in TABLEDATA, an empty string is a null one.
         empty = pc.equal(pc.binary_length(text), 0)

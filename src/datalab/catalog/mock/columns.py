@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from datalab.formats import FieldMeta
+from datalab.formats import FieldMeta, votable_arrow_type
 
 __all__ = ["BANDS", "MOCK_FIELDS", "MOCK_TABLE_DESCRIPTION", "SCHEMA", "mock_schema"]
 
@@ -132,16 +132,6 @@ MOCK_FIELDS: list[FieldMeta] = [
     *(_BAND_META[b]["nobs"] for b in BANDS),
 ]
 
-_ARROW_TYPES = {
-    "long": pa.int64(),
-    "int": pa.int32(),
-    "short": pa.int16(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "char": pa.string(),
-}
-
-
 def mock_schema() -> pa.Schema:
     """Arrow schema of the catalog, with each column's unit, UCD and description.
 
@@ -155,7 +145,7 @@ def mock_schema() -> pa.Schema:
             for key, value in (("unit", f.unit), ("ucd", f.ucd), ("description", f.description))
             if value is not None
         }
-        arrow_fields.append(pa.field(f.name, _ARROW_TYPES[f.datatype or ""], metadata=meta))
+        arrow_fields.append(pa.field(f.name, votable_arrow_type(f.datatype or ""), metadata=meta))
     return pa.schema(arrow_fields, metadata={"description": MOCK_TABLE_DESCRIPTION})
 
 
