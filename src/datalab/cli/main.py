@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from datalab import __version__
+from datalab.cli.adql import adql
 from datalab.cli.seed import SeedGroup
 from datalab.config import Settings, load_settings
 from datalab.errors import DataLabError
@@ -275,6 +276,9 @@ def mock(
     click.echo(
         f"{info.qualified_name}: {info.nrows:,} synthetic rows ({time.monotonic() - started:.1f} s)"
     )
+
+
+cli.add_command(adql)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,428 @@
+"""From checked tree to engine SQL: resolve tables and columns, lower, generate.
+
+The metadata is injected (:class:`TableCatalog`): the caller decides which tables
+this user may read — public catalogs, TAP_SCHEMA, their own myDB tables, this
+request's uploads — and nothing else resolves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import MappingSchema
+
+from datalab.adql import functions
+from datalab.adql.dialect import ADQL
+from datalab.adql.errors import ADQLError
+from datalab.adql.gate import Language, Limits, ParsedQuery, parse, position_of
+from datalab.adql.joins import rewrite_positional_joins
+from datalab.adql.lower import SOURCE_META, Lowerer
+from datalab.catalog.metadata import ColumnInfo, TableInfo
+
+__all__ = ["ResultColumn", "TableCatalog", "Translation", "translate"]
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    """Metadata of one output column, as a VOTable FIELD needs it."""
+
+    name: str
+    datatype: str | None = None
+    arraysize: str | None = None
+    xtype: str | None = None
+    unit: str | None = None
+    ucd: str | None = None
+    utype: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    sql: str
+    columns: tuple[ResultColumn, ...]
+    tables: tuple[str, ...] = field(default=())
+
+
+class TableCatalog:
+    """The tables one request may read, by ADQL name, with their engine names.
+
+    ``physical`` maps an ADQL name (``schema.table``) to the name the engine knows it
+    by, for tables that live elsewhere (a user's myDB, an upload).
+    """
+
+    def __init__(
+        self, tables: Iterable[TableInfo], physical: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
+        self._tables: dict[str, TableInfo] = {}
+        for table in tables:
+            self._tables[f"{table.schema}.{table.name}"] = table
+        self._physical = dict(physical or {})
+
+    def find(self, schema: str | None, name: str) -> list[TableInfo]:
+        if schema is not None:
+            found = self._tables.get(f"{schema}.{name}")
+            return [found] if found else []
+        return [t for t in self._tables.values() if t.name == name]
+
+    def physical(self, table: TableInfo) -> tuple[str, ...]:
+        key = f"{table.schema}.{table.name}"
+        return self._physical.get(key, (table.schema, table.name))
+
+    def names(self) -> list[str]:
+        return sorted(self._tables)
+
+
+def translate(
+    text: str,
+    catalog: TableCatalog,
+    *,
+    language: Language = "ADQL",
+    limits: Limits | None = None,
+) -> Translation:
+    """Compile an ADQL (or Data Lab SQL) query into DuckDB SQL and its columns' metadata."""
+    parsed = parse(text, language, limits=limits)
+    return translate_parsed(parsed, catalog)
+
+
+def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
+    tree = normalize_identifiers(parsed.tree, dialect=ADQL)
+    used = _resolve_tables(tree, catalog)
+    tree = _qualify(tree, used, catalog)
+    _annotate_sources(tree, used)
+    _name_outputs(tree)
+    columns = tuple(_result_columns(tree))
+    table = functions.ADQL_FUNCTIONS if parsed.language == "ADQL" else functions.SQL_FUNCTIONS
+    tree = rewrite_positional_joins(tree)
+    lowered = Lowerer(table).lower(tree)
+    for table_node in lowered.find_all(exp.Table):
+        info: TableInfo | None = table_node.meta.get("datalab_table")
+        if info is not None:
+            _rename_physical(table_node, catalog.physical(info))
+    sql = lowered.sql(dialect="duckdb", comments=False, identify=True)
+    return Translation(
+        sql=sql,
+        columns=columns,
+        tables=tuple(sorted({f"{t.schema}.{t.name}" for t in used.values()})),
+    )
+
+
+def _cte_names(tree: exp.Expr) -> set[str]:
+    return {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+
+
+def _resolve_tables(tree: exp.Expr, catalog: TableCatalog) -> dict[int, TableInfo]:
+    """Find every table reference in the catalog; refuse the unknown and the ambiguous."""
+    ctes = _cte_names(tree)
+    used: dict[int, TableInfo] = {}
+    for node in tree.find_all(exp.Table):
+        schema = node.db or None
+        name = node.name
+        if schema is None and name in ctes:
+            continue
+        found = catalog.find(schema, name)
+        if not found:
+            raise _unknown_table(node, schema, name, catalog)
+        if len(found) > 1:
+            options = ", ".join(f"{t.schema}.{t.name}" for t in found)
+            raise _fail(node, f"table name {name} is ambiguous; qualify it: {options}")
+        info = found[0]
+        node.meta["datalab_table"] = info
+        node.set("db", exp.to_identifier(info.schema))
+        used[id(node)] = info
+    return used
+
+
+def _unknown_table(
+    node: exp.Table, schema: str | None, name: str, catalog: TableCatalog
+) -> ADQLError:
+    wanted = f"{schema}.{name}" if schema else name
+    names = catalog.names()
+    pool = names if schema else names + [n.split(".", 1)[1] for n in names]
+    close = difflib.get_close_matches(wanted, pool, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return _fail(node, f"table {wanted} does not exist or is not readable{hint}")
+
+
+def _fail(node: exp.Expr, message: str) -> ADQLError:
+    where = position_of(node) or (None, None)
+    return ADQLError(message, line=where[0], column=where[1])
+
+
+def _qualify(tree: exp.Expr, used: dict[int, TableInfo], catalog: TableCatalog) -> exp.Expr:
+    mapping: dict[str, dict[str, dict[str, str]]] = {}
+    for info in used.values():
+        mapping.setdefault(info.schema, {})[info.name] = {
+            c.name: _sql_type(c) for c in info.columns
+        }
+    schema = MappingSchema(mapping, dialect=ADQL, normalize=False)
+    try:
+        return qualify(
+            tree,
+            schema=schema,
+            dialect=ADQL,
+            validate_qualify_columns=True,
+            quote_identifiers=False,
+            expand_stars=True,
+        )
+    except OptimizeError as error:
+        raise _column_error(str(error), tree, used) from None
+
+
+_COLUMN_RE = re.compile(r"Column '([^']+)' could not be resolved(?: for table: '([^']+)')?")
+_POSITION_RE = re.compile(r"Line: (\d+), Col: (\d+)")
+
+
+def _column_error(message: str, tree: exp.Expr, used: dict[int, TableInfo]) -> ADQLError:
+    match = _COLUMN_RE.search(message)
+    where = _POSITION_RE.search(message)
+    line = int(where.group(1)) if where else None
+    column = None
+    if match:
+        name = match.group(1)
+        if where:
+            column = max(1, int(where.group(2)) - len(name) + 1)
+        candidates = sorted({c.name for t in used.values() for c in t.columns})
+        owners = [
+            f"{t.schema}.{t.name}" for t in used.values() if any(c.name == name for c in t.columns)
+        ]
+        if match.group(2):
+            return ADQLError(
+                f"column {name} not found in {match.group(2)} (or {match.group(2)}"
+                " is not a table name or alias in this query)",
+                line=line,
+                column=column,
+            )
+        if len(set(owners)) > 1:
+            return ADQLError(
+                f"column {name} is ambiguous: it is in "
+                f"{', '.join(sorted(set(owners)))}; qualify it",
+                line=line,
+                column=column,
+            )
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+        if not close:
+            close = [c for c in candidates if c.lower() == name.lower()][:1]
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        return ADQLError(f"column {name} does not exist{hint}", line=line, column=column)
+    unknown = re.search(r"Unknown column: (\S+)", message)
+    if unknown:
+        return ADQLError(f"column {unknown.group(1)} does not exist", line=line, column=column)
+    first = message.splitlines()[0]
+    return ADQLError(f"the query's names could not be resolved: {first}", line=line, column=column)
+
+
+def _sql_type(column: ColumnInfo) -> str:
+    base = {
+        "boolean": "BOOLEAN",
+        "short": "SMALLINT",
+        "int": "INT",
+        "long": "BIGINT",
+        "float": "FLOAT",
+        "double": "DOUBLE",
+        "char": "VARCHAR",
+        "unicodeChar": "VARCHAR",
+        "unsignedByte": "UTINYINT",
+        "timestamp": "TIMESTAMP",
+    }.get(column.datatype, "VARCHAR")
+    if column.arraysize and column.datatype not in ("char", "unicodeChar"):
+        return base + "[]"
+    if column.xtype == "timestamp":
+        return "TIMESTAMP"
+    return base
+
+
+def _annotate_sources(tree: exp.Expr, used: dict[int, TableInfo]) -> None:
+    """Mark each column reference to a catalog table with (alias, table, column)."""
+    for scope in traverse_scope(tree):
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if isinstance(source, exp.Table) and id(source) in used:
+                info = used[id(source)]
+                match = next((c for c in info.columns if c.name == column.name), None)
+                if match is not None:
+                    column.meta[SOURCE_META] = (column.table, info, match)
+
+
+def _outer_select(tree: exp.Expr) -> exp.Select:
+    node = tree
+    while isinstance(node, (exp.Union, exp.Except, exp.Intersect)):
+        node = node.this
+    while isinstance(node, exp.Subquery):
+        node = node.this
+    assert isinstance(node, exp.Select)
+    return node
+
+
+def _name_outputs(tree: exp.Expr) -> None:
+    """Give computed output columns readable, unique names instead of ``_col_N``."""
+    select = _outer_select(tree)
+    taken = {p.alias_or_name for p in select.expressions}
+    for projection in select.expressions:
+        if isinstance(projection, exp.Alias) and re.fullmatch(r"_col_\d+", projection.alias):
+            inner = projection.this
+            if isinstance(inner, exp.Anonymous):
+                base = inner.name.lower()
+            elif isinstance(inner, exp.Func):
+                base = inner.sql_name().lower()
+            else:
+                base = "expr"
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base}{n}"
+            taken.add(name)
+            projection.set("alias", exp.to_identifier(name))
+
+
+_GEOMETRY_XTYPE = {
+    "POINT": ("double", "2", "point"),
+    "CIRCLE": ("double", "3", "circle"),
+    "POLYGON": ("double", "*", "polygon"),
+    "BOX": ("double", "*", "polygon"),
+    "CENTROID": ("double", "2", "point"),
+    "IVO_EPOCH_PROP_POS": ("double", "2", "point"),
+}
+
+
+def _result_columns(tree: exp.Expr) -> Iterable[ResultColumn]:
+    select = _outer_select(tree)
+    for projection in select.expressions:
+        name = projection.alias_or_name
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        yield _describe(name, inner, select)
+
+
+def _describe(name: str, node: exp.Expr, select: exp.Select) -> ResultColumn:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Column):
+        source = node.meta.get(SOURCE_META)
+        if source is not None:
+            col: ColumnInfo = source[2]
+            return ResultColumn(
+                name,
+                col.datatype,
+                col.arraysize,
+                col.xtype,
+                col.unit,
+                col.ucd,
+                col.utype,
+                col.description,
+            )
+        derived = _derived_column(node, select)
+        if derived is not None:
+            return ResultColumn(
+                name,
+                derived.datatype,
+                derived.arraysize,
+                derived.xtype,
+                derived.unit,
+                derived.ucd,
+                derived.utype,
+                derived.description,
+            )
+        return ResultColumn(name)
+    if isinstance(node, exp.Anonymous):
+        upper = node.name.upper()
+        if upper in _GEOMETRY_XTYPE:
+            datatype, arraysize, xtype = _GEOMETRY_XTYPE[upper]
+            return ResultColumn(name, datatype, arraysize, xtype, "deg")
+        if upper in ("DISTANCE", "Q3C_DIST"):
+            return ResultColumn(name, "double", unit="deg", ucd="pos.angDistance")
+        if upper == "AREA":
+            return ResultColumn(name, "double", unit="deg**2")
+        if upper in ("CONTAINS", "INTERSECTS"):
+            return ResultColumn(name, "int")
+        if upper == "IVO_HEALPIX_INDEX":
+            return ResultColumn(name, "long", ucd="pos.healpix")
+        if upper in ("COORD1", "COORD2"):
+            return ResultColumn(
+                name, "double", unit="deg", ucd="pos.eq.ra" if upper == "COORD1" else "pos.eq.dec"
+            )
+        if upper == "IN_UNIT" and len(node.expressions) == 2:
+            return ResultColumn(name, "double", unit=node.expressions[1].name)
+        if upper in ("LOWER", "UPPER", "COORDSYS"):
+            return ResultColumn(name, "char", "*")
+        return ResultColumn(name, "double")
+    if isinstance(node, exp.Count):
+        return ResultColumn(name, "long")
+    if isinstance(node, (exp.Min, exp.Max, exp.Sum)):
+        inner = _describe(name, node.this, select)
+        if isinstance(node, exp.Sum) and inner.datatype in ("short", "int", "long"):
+            return ResultColumn(name, "long", unit=inner.unit, ucd=inner.ucd)
+        return inner
+    if isinstance(node, exp.Avg):
+        inner = _describe(name, node.this, select)
+        return ResultColumn(name, "double", unit=inner.unit, ucd=inner.ucd)
+    if isinstance(node, (exp.DPipe,)):
+        return ResultColumn(name, "char", "*")
+    if isinstance(node, exp.Cast):
+        kind = node.to.this
+        mapping = {
+            exp.DataType.Type.SMALLINT: "short",
+            exp.DataType.Type.INT: "int",
+            exp.DataType.Type.BIGINT: "long",
+            exp.DataType.Type.FLOAT: "float",
+            exp.DataType.Type.DOUBLE: "double",
+            exp.DataType.Type.BOOLEAN: "boolean",
+        }
+        if kind in mapping:
+            return ResultColumn(name, mapping[kind])
+        if kind == exp.DataType.Type.TIMESTAMP:
+            return ResultColumn(name, "char", "*", "timestamp")
+        return ResultColumn(name, "char", "*")
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return ResultColumn(name, "char", "*")
+        return ResultColumn(name, "double" if any(ch in node.this for ch in ".eE") else "long")
+    return ResultColumn(name)
+
+
+def _derived_column(node: exp.Column, select: exp.Select) -> ColumnInfo | None:
+    """Follow a column of a subquery or CTE back to the catalog column it copies."""
+    scope = _scope_of(select)
+    if scope is None:
+        return None
+    source = scope.sources.get(node.table)
+    if not isinstance(source, Scope):
+        return None
+    inner_select = source.expression
+    if not isinstance(inner_select, exp.Select):
+        return None
+    for projection in inner_select.expressions:
+        if projection.alias_or_name == node.name:
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            if isinstance(inner, exp.Column):
+                found = inner.meta.get(SOURCE_META)
+                if found is not None:
+                    return found[2]
+                return _derived_column(inner, inner_select)
+    return None
+
+
+def _scope_of(select: exp.Select) -> Scope | None:
+    root = select
+    while root.parent is not None:
+        root = root.parent
+    for scope in traverse_scope(root):
+        if scope.expression is select:
+            return scope
+    return None
+
+
+def _rename_physical(node: exp.Table, parts: tuple[str, ...]) -> None:
+    alias = node.alias
+    if len(parts) == 3:
+        node.set("catalog", exp.to_identifier(parts[0], quoted=True))
+    node.set("db", exp.to_identifier(parts[-2], quoted=True))
+    node.set("this", exp.to_identifier(parts[-1], quoted=True))
+    if alias:
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
