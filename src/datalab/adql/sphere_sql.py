@@ -159,9 +159,8 @@ def polygon_test(ra: exp.Expr, dec: exp.Expr, polygon: Polygon) -> exp.Expr:
         e1 = np.array([1.0, 0.0, 0.0])
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(c, e1)
-    depth = _dot(c, vec)
-    px = exp.Div(this=_paren(_dot(e1, vec)), expression=_paren(depth))
-    py = exp.Div(this=_paren(_dot(e2, vec)), expression=_paren(depth))
+    # With D = p·c > 0, the projected point is (p·e1 / D, p·e2 / D); every planar test
+    # below is multiplied through by D, so each becomes the sign of p·w for a constant w.
     vx = (xyz @ e1) / (xyz @ c)
     vy = (xyz @ e2) / (xyz @ c)
     crossings = []
@@ -171,16 +170,19 @@ def polygon_test(ra: exp.Expr, dec: exp.Expr, polygon: Polygon) -> exp.Expr:
         xi, yi, xj, yj = vx[i], vy[i], vx[j], vy[j]
         if yi == yj:
             continue
+        # (yi > py) != (yj > py)
         straddles = exp.NEQ(
-            this=_paren(exp.GT(this=num(yi), expression=py.copy())),
-            expression=_paren(exp.GT(this=num(yj), expression=py.copy())),
+            this=_paren(exp.GT(this=_dot(yi * c - e2, vec), expression=num(0.0))),
+            expression=_paren(exp.GT(this=_dot(yj * c - e2, vec), expression=num(0.0))),
         )
+        # px < xi + slope (py - yi)
         slope = (xj - xi) / (yj - yi)
-        x_at = _add(_mul(num(slope), _paren(exp.Sub(this=py.copy(), expression=num(yi)))), num(xi))
-        left = exp.LT(this=px.copy(), expression=x_at)
+        left = exp.LT(this=_dot(e1 - slope * e2 + (slope * yi - xi) * c, vec),
+                      expression=num(0.0))
         crossings.append(
             exp.Case(
-                ifs=[exp.If(this=exp.and_(straddles, left), true=exp.Literal.number(1))],
+                ifs=[exp.If(this=exp.and_(straddles, left, copy=False),
+                            true=exp.Literal.number(1))],
                 default=exp.Literal.number(0),
             )
         )
@@ -188,7 +190,7 @@ def polygon_test(ra: exp.Expr, dec: exp.Expr, polygon: Polygon) -> exp.Expr:
         this=exp.Mod(this=_paren(_add(*crossings)), expression=exp.Literal.number(2)),
         expression=exp.Literal.number(1),
     )
-    return exp.and_(exp.GT(this=depth, expression=num(0.0)), odd)
+    return exp.and_(exp.GT(this=_dot(c, vec), expression=num(0.0)), odd, copy=False)
 
 
 def _unit(ra: float, dec: float) -> np.ndarray:

@@ -72,6 +72,9 @@ def check_identifier(name: str, what: str) -> str:
 class ColumnInfo:
     """One column as TAP_SCHEMA.columns describes it."""
 
+    def __deepcopy__(self, memo: dict[int, object]) -> ColumnInfo:
+        return self  # immutable
+
     name: str
     datatype: str
     arraysize: str | None = None
@@ -116,6 +119,10 @@ class SchemaInfo:
 @dataclass(frozen=True)
 class TableInfo:
     """A catalog table: its documentation, columns and position columns."""
+
+    def __deepcopy__(self, memo: dict[int, object]) -> TableInfo:
+        # Immutable; query trees that carry it are copied often.
+        return self
 
     schema: str
     name: str
