@@ -438,7 +438,9 @@ class Lowerer:
         if index is None:
             return exact
         ranges = shape.ranges(max_ranges=MAX_RANGES)
-        return exp.Paren(this=exp.and_(sphere_sql.healpix_ranges_predicate(index, ranges), exact))
+        return exp.Paren(
+            this=exp.and_(sphere_sql.healpix_ranges_predicate(index, ranges), exact, copy=False)
+        )
 
     def _predicate_comparison(self, node: exp.EQ | exp.NEQ) -> exp.Expr | None:
         """``CONTAINS(…) = 1`` and friends as a plain predicate the planner can push down."""
@@ -548,7 +550,9 @@ class Lowerer:
             ranges = sky.Circle(ra0, dec0, major).ranges(max_ranges=MAX_RANGES)
         except UsageError as error:
             raise fail(node, error.message) from None
-        return exp.Paren(this=exp.and_(sphere_sql.healpix_ranges_predicate(index, ranges), exact))
+        return exp.Paren(
+            this=exp.and_(sphere_sql.healpix_ranges_predicate(index, ranges), exact, copy=False)
+        )
 
 
 def _as_int(predicate: exp.Expr) -> exp.Expr:

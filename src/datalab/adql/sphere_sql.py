@@ -149,7 +149,9 @@ def polygon_test(ra: exp.Expr, dec: exp.Expr, polygon: Polygon) -> exp.Expr:
     vec = unit_vector(ra, dec)
     slack = 1e-13
     if np.all(xyz @ normals.T >= -1e-12):
-        return exp.and_(*(exp.GTE(this=_dot(n, vec), expression=num(-slack)) for n in normals))
+        return exp.and_(
+            *(exp.GTE(this=_dot(n, vec), expression=num(-slack)) for n in normals), copy=False
+        )
     centre_ra, centre_dec = polygon.bounding_circle().ra, polygon.bounding_circle().dec
     if polygon.bounding_circle().radius >= 89.0:
         raise ValueError("a non-convex polygon wider than a hemisphere")
@@ -177,12 +179,12 @@ def polygon_test(ra: exp.Expr, dec: exp.Expr, polygon: Polygon) -> exp.Expr:
         )
         # px < xi + slope (py - yi)
         slope = (xj - xi) / (yj - yi)
-        left = exp.LT(this=_dot(e1 - slope * e2 + (slope * yi - xi) * c, vec),
-                      expression=num(0.0))
+        left = exp.LT(this=_dot(e1 - slope * e2 + (slope * yi - xi) * c, vec), expression=num(0.0))
         crossings.append(
             exp.Case(
-                ifs=[exp.If(this=exp.and_(straddles, left, copy=False),
-                            true=exp.Literal.number(1))],
+                ifs=[
+                    exp.If(this=exp.and_(straddles, left, copy=False), true=exp.Literal.number(1))
+                ],
                 default=exp.Literal.number(0),
             )
         )
@@ -213,26 +215,23 @@ def healpix_ranges_predicate(column: exp.Expr, ranges: np.ndarray) -> exp.Expr:
     """``column`` within the half-open ``[lo, hi)`` ranges, with an outer hull first.
 
     The hull lets the engine prune row groups by their min/max statistics at once;
-    the disjunction then prunes the gaps between ranges.
+    the disjunction of BETWEENs then prunes the gaps between ranges.
     """
     if len(ranges) == 0:
         return exp.false()
-    hull = exp.and_(
-        exp.GTE(this=column.copy(), expression=exp.Literal.number(int(ranges[0][0]))),
-        exp.LT(this=column.copy(), expression=exp.Literal.number(int(ranges[-1][1]))),
-    )
+
+    def between(lo: int, hi: int) -> exp.Expr:
+        return exp.Between(
+            this=column.copy(),
+            low=exp.Literal.number(int(lo)),
+            high=exp.Literal.number(int(hi) - 1),
+        )
+
+    hull = between(ranges[0][0], ranges[-1][1])
     if len(ranges) == 1:
         return hull
-    parts = [
-        exp.Paren(
-            this=exp.and_(
-                exp.GTE(this=column.copy(), expression=exp.Literal.number(int(lo))),
-                exp.LT(this=column.copy(), expression=exp.Literal.number(int(hi))),
-            )
-        )
-        for lo, hi in ranges
-    ]
-    return exp.and_(hull, exp.Paren(this=exp.or_(*parts)))
+    parts = [between(lo, hi) for lo, hi in ranges]
+    return exp.and_(hull, exp.Paren(this=exp.or_(*parts, copy=False)), copy=False)
 
 
 def frame(ra: float, dec: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -259,7 +258,7 @@ def box_test(ra: exp.Expr, dec: exp.Expr, box: Box) -> exp.Expr:
         for sign in (1.0, -1.0):
             normal = s * centre - sign * c * axis
             tests.append(exp.GTE(this=_dot(normal, vec), expression=num(-1e-13)))
-    return exp.and_(*tests)
+    return exp.and_(*tests, copy=False)
 
 
 def _local(ra: exp.Expr, dec: exp.Expr, ra0: float, dec0: float) -> tuple[exp.Expr, ...]:
