@@ -47,5 +47,5 @@ def ensure_catalog(home: Path, rows: int) -> Path:
 def summary(times: list[float]) -> tuple[float, float]:
     """(median, 95th percentile) in milliseconds."""
     ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1e3, p95 * 1e3

@@ -13,6 +13,8 @@ __all__ = [
     "IngestError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QueryError",
+    "QueryTimeoutError",
     "TransientError",
     "UsageError",
 ]
@@ -96,3 +98,35 @@ class IngestError(UsageError):
         self.path = path
         self.row = row
         self.column = column
+
+
+class QueryError(UsageError):
+    """The engine refused a query because of what it asks (a bad cast, an overflow...).
+
+    A usage error: the same query fails the same way every time, so the user has to
+    change it. Conditions that may pass on a retry (memory, I/O) are TransientErrors.
+    """
+
+    code = "query_error"
+
+
+class QueryTimeoutError(DataLabError):
+    """A query ran longer than its time limit and was stopped.
+
+    400 rather than 408 (which means the server gave up waiting for the *request*, and
+    which clients and proxies may retry on their own) or 5xx (the server is fine): the
+    query asked for too much work, so the user has to narrow it or choose a longer
+    limit (an async job). Not a UsageError, so that callers catching those do not
+    mistake a slow query for a malformed one.
+    """
+
+    code = "query_timeout"
+    status_code = 400
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            f"query exceeded the time limit of {timeout:g} s: "
+            "narrow it with more conditions or fewer rows",
+            detail={"timeout": timeout},
+        )
+        self.timeout = timeout
