@@ -76,6 +76,8 @@ _COMMON_NODES: frozenset[type[exp.Expr]] = frozenset(
         exp.HexString,
         exp.Paren,
         exp.Neg,
+        exp.Mod,
+        exp.DataTypeParam,
         exp.Not,
         exp.And,
         exp.Or,
@@ -113,7 +115,7 @@ _COMMON_NODES: frozenset[type[exp.Expr]] = frozenset(
         exp.Tuple,
     }
 )
-_SQL_ONLY_NODES: frozenset[type[exp.Expr]] = frozenset({exp.Boolean, exp.Mod, exp.Array})
+_SQL_ONLY_NODES: frozenset[type[exp.Expr]] = frozenset({exp.Boolean, exp.Array})
 
 _ALLOWED_NODES = {
     "ADQL": _COMMON_NODES,
@@ -151,7 +153,7 @@ _ARGS: dict[type[exp.Expr], set[str]] = {
         "offset",
     },
     exp.Table: {"this", "alias", "db", "catalog"},
-    exp.Join: {"this", "on", "side", "kind", "using"},
+    exp.Join: {"this", "on", "side", "kind", "using", "method"},
     exp.Distinct: {"expressions"},
     exp.Group: {"expressions"},
     exp.Order: {"expressions"},
@@ -171,7 +173,6 @@ _DIALECTS: dict[Language, type[Dialect]] = {"ADQL": ADQL, "SQL": DataLabSQL}
 
 _WHAT = {
     exp.Boolean: "boolean literals are",
-    exp.Mod: "the % operator (use MOD) is",
     exp.Window: "window functions (OVER …) are",
     exp.Values: "VALUES lists are",
     exp.Lateral: "LATERAL is",
@@ -249,13 +250,19 @@ def parse(text: str, language: Language = "ADQL", *, limits: Limits | None = Non
 
 
 def position_of(node: exp.Expr) -> tuple[int, int] | None:
-    """Line and start column of the first token under ``node`` that sqlglot located."""
-    for candidate in node.walk():
-        meta = candidate.meta
-        if "line" in meta and "col" in meta:
-            start, end = meta.get("start"), meta.get("end")
-            width = (end - start) if isinstance(start, int) and isinstance(end, int) else 0
-            return int(meta["line"]), int(meta["col"]) - width
+    """Line and start column of the first token under ``node`` that sqlglot located.
+
+    Nodes built without a token of their own (a CAST's type) borrow their parent's.
+    """
+    current: exp.Expr | None = node
+    while current is not None:
+        for candidate in current.walk():
+            meta = candidate.meta
+            if "line" in meta and "col" in meta:
+                start, end = meta.get("start"), meta.get("end")
+                width = (end - start) if isinstance(start, int) and isinstance(end, int) else 0
+                return int(meta["line"]), int(meta["col"]) - width
+        current = current.parent
     return None
 
 
@@ -401,6 +408,11 @@ def _check_nodes(tree: exp.Query, language: Language, limits: Limits) -> None:
             )
         if isinstance(node, exp.Anonymous):
             _check_function(node, table)
+        elif isinstance(node, exp.DataType) and node.expressions and node.this not in (
+            exp.DataType.Type.CHAR,
+            exp.DataType.Type.VARCHAR,
+        ):
+            raise _refuse(node, f"{node.this.value} takes no length or precision in ADQL")
         elif isinstance(node, exp.DataType) and node.this not in _CAST_TARGETS:
             raise _refuse(
                 node,
@@ -457,6 +469,16 @@ def _check_join(node: exp.Join) -> None:
     kind = (node.args.get("kind") or "").upper()
     if kind not in ("", "INNER", "OUTER", "CROSS"):
         raise _refuse(node, f"{kind} JOIN is not allowed")
+    method = (node.args.get("method") or "").upper()
+    if method not in ("", "NATURAL"):
+        raise _refuse(node, f"{method} JOIN is not allowed")
+    # sqlglot sets "pivots" on explicit JOINs only, not on the comma of "FROM a, b".
+    explicit = "pivots" in node.args
+    condition = node.args.get("on") or node.args.get("using")
+    if explicit and kind != "CROSS" and not method and not condition:
+        raise _refuse(node, "a JOIN needs ON or USING (or write NATURAL JOIN or CROSS JOIN)")
+    if condition and (kind == "CROSS" or method):
+        raise _refuse(node, f"{kind or method} JOIN takes no ON or USING")
 
 
 def _check_count(node: exp.Expr) -> None:

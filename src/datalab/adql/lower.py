@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from datalab import sky
-from datalab.adql import sphere_sql
+from datalab.adql import sphere_sql, units
 from datalab.adql.errors import ADQLError
 from datalab.adql.functions import FunctionSpec
 from datalab.adql.gate import position_of
@@ -127,6 +127,8 @@ class Lowerer:
                 return predicate
         if isinstance(node, exp.Anonymous):
             return self.as_expression(self.value(node), node)
+        if isinstance(node, exp.HexString):
+            return exp.Literal.number(int(node.this, 16))
         if isinstance(node, exp.Literal) and not node.is_string:
             # ADQL's 1.5 is a double; the engine would read it as an exact DECIMAL.
             text = node.this
@@ -465,24 +467,19 @@ class Lowerer:
     # -- other functions ---------------------------------------------------------
 
     def _f_in_unit(self, node: exp.Anonymous, args: list[exp.Expr]) -> Value:
-        from astropy import units as u
-
         target = args[1]
         if not (isinstance(target, exp.Literal) and target.is_string):
             raise fail(node, "IN_UNIT takes the target unit as a string literal")
-        source = column_source(args[0])
-        unit = source[2].unit if source else None
-        if not unit:
-            raise fail(node, "IN_UNIT needs a column whose unit is known")
+
+        def unit_of(column: exp.Expr) -> str | None:
+            source = column_source(column)
+            return source[2].unit if source else None
+
         try:
-            factor = u.Unit(unit, format="vounit", parse_strict="raise").to(
-                u.Unit(target.this, format="vounit", parse_strict="raise")
-            )
-        except (ValueError, u.UnitsError) as error:
-            raise fail(
-                node, f"cannot convert {unit} to {target.this}: {str(error).splitlines()[0]}"
-            ) from None
-        return exp.Mul(this=self._expr(args[0]), expression=sphere_sql.num(float(factor)))
+            factor = units.conversion_factor(args[0], target.this, unit_of)
+        except ADQLError as error:
+            raise fail(node, error.reason) from None
+        return exp.Mul(this=exp.Paren(this=self._expr(args[0])), expression=sphere_sql.num(factor))
 
     def _f_ivo_healpix_index(self, node: exp.Anonymous, args: list[exp.Expr]) -> Value:
         order = constant(args[0])

@@ -19,7 +19,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
-from datalab.adql import functions
+from datalab.adql import functions, units
 from datalab.adql.dialect import ADQL
 from datalab.adql.errors import ADQLError
 from datalab.adql.gate import Language, Limits, ParsedQuery, parse, position_of
@@ -383,7 +383,17 @@ def _describe(name: str, node: exp.Expr, select: exp.Select) -> ResultColumn:
         if node.is_string:
             return ResultColumn(name, "char", "*")
         return ResultColumn(name, "double" if any(ch in node.this for ch in ".eE") else "long")
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg)):
+        # The datatype comes from the engine's result; the unit, where it can be known,
+        # from the operands' (g - r of two magnitudes is a magnitude).
+        unit = units.infer_unit(node, _column_unit)
+        return ResultColumn(name, unit=unit.to_string("vounit") if unit is not None else None)
     return ResultColumn(name)
+
+
+def _column_unit(node: exp.Expr) -> str | None:
+    source = node.meta.get(SOURCE_META)
+    return source[2].unit if source is not None else None
 
 
 def _derived_column(node: exp.Column, select: exp.Select) -> ColumnInfo | None:
