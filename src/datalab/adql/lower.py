@@ -13,10 +13,12 @@ engine reads only the row groups that can hold matches.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from sqlglot import exp
 
 from datalab import sky
@@ -97,6 +99,15 @@ def constant(node: exp.Expr) -> float | None:
             return None
         return value if math.isfinite(value) else None
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def index_ranges(shape: sky.Shape) -> np.ndarray:
+    """The shape's ``_healpix_29`` ranges, remembered: clients repeat their shapes
+    (paging through a cone, a TAP client asking for the count and then the rows)."""
+    ranges = shape.ranges(max_ranges=MAX_RANGES)
+    ranges.setflags(write=False)
+    return ranges
 
 
 def column_source(node: exp.Expr) -> tuple[str, TableInfo, ColumnInfo] | None:
@@ -439,7 +450,7 @@ class Lowerer:
         index = _healpix_column(point)
         if index is None:
             return exact
-        ranges = shape.ranges(max_ranges=MAX_RANGES)
+        ranges = index_ranges(shape)
         return exp.Paren(
             this=exp.and_(sphere_sql.healpix_ranges_predicate(index, ranges), exact, copy=False)
         )
@@ -544,7 +555,7 @@ class Lowerer:
         if index is None:
             return exact
         try:
-            ranges = sky.Circle(ra0, dec0, major).ranges(max_ranges=MAX_RANGES)
+            ranges = index_ranges(sky.Circle(ra0, dec0, major))
         except UsageError as error:
             raise fail(node, error.message) from None
         return exp.Paren(

@@ -27,6 +27,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from cdshealpix import nested
+
+try:  # the compiled core behind cdshealpix.nested (see _centres_and_corners)
+    from cdshealpix import cdshealpix as _rust
+except ImportError:  # pragma: no cover - a cdshealpix without it
+    _rust = None
 from numpy.typing import ArrayLike, NDArray
 
 from datalab.sky.distance import angular_distance
@@ -76,12 +81,29 @@ def points(ra: ArrayLike, dec: ArrayLike) -> tuple[NDArray, NDArray, NDArray[np.
     return ra_arr, dec_arr, usable
 
 
+def _centres_and_corners(cells: NDArray[np.uint64], depth: int) -> tuple[NDArray, ...]:
+    """Cell centres (n,) and corners (n, 4), in degrees.
+
+    Calls cdshealpix's compiled functions directly where they are available: the
+    public wrappers build astropy angle objects, which costs more than the
+    computation itself, and a query's compile time is spent largely here.
+    """
+    if _rust is not None:
+        depths = np.full(len(cells), depth, dtype=np.uint8)
+        lon, lat = np.empty(len(cells)), np.empty(len(cells))
+        _rust.healpix_to_lonlat(depths, cells, 0.5, 0.5, lon, lat, np.uint16(1))
+        corner_lon, corner_lat = np.empty((len(cells), 4)), np.empty((len(cells), 4))
+        _rust.vertices(depths, cells, 1, corner_lon, corner_lat, np.uint16(1))
+        return tuple(np.degrees(a) for a in (lon, lat, corner_lon, corner_lat))
+    lon_q, lat_q = nested.healpix_to_lonlat(cells, depth)
+    corner_lon_q, corner_lat_q = nested.vertices(cells, depth)
+    return lon_q.deg, lat_q.deg, corner_lon_q.deg, corner_lat_q.deg
+
+
 def _caps(cells: NDArray[np.uint64], depth: int) -> tuple[NDArray, NDArray, NDArray]:
     """Centre (ra, dec) and radius in degrees of a cap containing each cell."""
-    lon, lat = nested.healpix_to_lonlat(cells, depth)
-    corner_lon, corner_lat = nested.vertices(cells, depth)
-    ra, dec = lon.deg, lat.deg
-    reach = angular_distance(ra[:, None], dec[:, None], corner_lon.deg, corner_lat.deg)
+    ra, dec, corner_ra, corner_dec = _centres_and_corners(cells, depth)
+    reach = angular_distance(ra[:, None], dec[:, None], corner_ra, corner_dec)
     return ra, dec, reach.max(axis=1) * _CAP_SLACK
 
 
