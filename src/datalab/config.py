@@ -70,6 +70,71 @@ class Settings(BaseSettings):
         description="Rows read from a file at a time during ingest; bounds ingest memory.",
     )
 
+    tap_default_maxrec: int = Field(
+        default=100_000,
+        ge=0,
+        title="TAP default row limit",
+        description="Rows a TAP query returns when it gives no MAXREC; a result cut at "
+        "the limit is flagged as overflowing.",
+    )
+    tap_hard_maxrec: int = Field(
+        default=20_000_000,
+        ge=0,
+        title="TAP hard row limit",
+        description="The largest MAXREC a TAP query may ask for.",
+    )
+    tap_sync_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        title="TAP sync time limit",
+        description="Seconds a synchronous TAP query (execution and download) may take; "
+        "longer work belongs in an async job.",
+    )
+    tap_async_default_duration: int = Field(
+        default=3600,
+        ge=1,
+        title="Async default execution duration",
+        description="Seconds an async job may run unless it asks for less or more.",
+    )
+    tap_async_max_duration: int = Field(
+        default=86_400,
+        ge=1,
+        title="Async maximum execution duration",
+        description="The longest execution duration an async job may ask for, in seconds.",
+    )
+    tap_default_retention: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        title="Async job retention",
+        description="Seconds after creation at which an async job and its results are "
+        "destroyed, unless it asks for less or more.",
+    )
+    tap_max_retention: int = Field(
+        default=30 * 86_400,
+        ge=60,
+        title="Async maximum retention",
+        description="The longest an async job may ask to be kept, in seconds.",
+    )
+    tap_async_workers: int = Field(
+        default=2,
+        ge=1,
+        title="Async workers",
+        description="Async jobs executing at once; the others wait in the QUEUED phase.",
+    )
+    tap_upload_limit: int = Field(
+        default=100_000_000,
+        ge=0,
+        title="Upload size limit",
+        description="Bytes a query's uploaded tables may take in all (TAP UPLOAD).",
+    )
+    tap_upload_url_hosts: list[str] = Field(
+        default_factory=list,
+        title="Hosts for URL uploads",
+        description="Host names from which TAP may fetch http(s) UPLOAD tables. Empty "
+        "(the default) disables URL uploads: a server that fetches any URL can be made "
+        "to reach its own network.",
+    )
+
     def paths(self) -> DataPaths:
         return DataPaths(self.home)
 

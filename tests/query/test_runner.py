@@ -325,3 +325,25 @@ def test_ten_million_rows_stream_in_bounded_memory(catalog: Path) -> None:
     assert measured["rows"] == 10_000_000
     # Read whole, the result is ~380 MB of Arrow data; streamed, a few batches.
     assert measured["rss_growth_mb"] < 150, measured
+
+
+def test_cancel_from_another_thread_stops_a_streaming_query(engine: CountingEngine) -> None:
+    sql = "SELECT range FROM range(1000000000000) WHERE range % 1009 = 0"
+    from datalab.query import QueryCancelledError
+
+    with run_query(engine, sql, timeout=None, batch_rows=1) as result:
+        threading.Timer(0.3, result.cancel).start()
+        with pytest.raises(QueryCancelledError):
+            for _ in result:
+                pass
+    assert engine.open_cursors == 0
+    assert _count(engine) == ROWS
+
+
+def test_registered_tables_are_seen_by_that_query_only(engine: CountingEngine) -> None:
+    mine = pa.table({"x": [1, 2, 3]})
+    with run_query(engine, "SELECT sum(x) FROM mine_abc", timeout=10, tables={"mine_abc": mine}) as r:
+        assert [b.to_pylist() for b in r] == [[{"sum(x)": 6}]]
+    with pytest.raises(QueryError, match="mine_abc"):
+        run_query(engine, "SELECT * FROM mine_abc", timeout=10)
+    assert engine.open_cursors == 0

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Self
@@ -37,7 +37,7 @@ import pyarrow as pa
 from datalab.catalog import Engine
 from datalab.errors import DataLabError, QueryError, QueryTimeoutError, TransientError
 
-__all__ = ["QueryResult", "run_query"]
+__all__ = ["QueryCancelledError", "QueryResult", "run_query"]
 
 log = logging.getLogger("datalab.query")
 
@@ -74,6 +74,15 @@ _QUERY_KINDS = frozenset(
 )
 
 
+class QueryCancelledError(TransientError):
+    """The query was stopped on purpose (its job was aborted) before it finished."""
+
+    code = "query_cancelled"
+
+    def __init__(self) -> None:
+        super().__init__("the query was cancelled")
+
+
 def run_query(
     engine: Engine,
     sql: str,
@@ -82,6 +91,7 @@ def run_query(
     timeout: float | None,
     batch_rows: int = 65536,
     max_rows: int | None = None,
+    tables: Mapping[str, pa.Table] | None = None,
 ) -> QueryResult:
     """Start ``sql`` on a cursor of ``engine`` and return its result, ready to stream.
 
@@ -91,7 +101,9 @@ def run_query(
     ``timeout`` (seconds) covers execution and streaming together: a slow reader
     cannot hold a cursor past it either. ``timeout`` is keyword-only without a default
     so that every caller decides on a limit. With ``max_rows`` at most that many rows
-    are delivered and ``QueryResult.overflow`` says whether more existed.
+    are delivered and ``QueryResult.overflow`` says whether more existed. ``tables``
+    (engine name → Arrow table) are registered on this query's cursor only, for the
+    tables a query brings with it (uploads); no other query sees them.
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be positive seconds or None, not {timeout!r}")
@@ -102,6 +114,8 @@ def run_query(
 
     execution = _Execution(engine, timeout)
     try:
+        for name, table in (tables or {}).items():
+            execution.cursor.register(name, table)
         relation = execution.cursor.sql(sql, params=list(params) if params is not None else None)
         if relation is None:
             raise QueryError("the statement returned no result set")
@@ -184,6 +198,10 @@ class QueryResult:
             self.close()
         return batch
 
+    def cancel(self) -> None:
+        """Stop the query from another thread (an aborted job); reading then raises."""
+        self._execution.cancel()
+
     def close(self) -> None:
         """Stop the query (if still running) and give the cursor back. Idempotent."""
         self._finished = True
@@ -220,6 +238,7 @@ class _Execution:
         self._closed = False
         self._done = threading.Event()
         self.expired = False
+        self.cancelled = False
         if timeout is not None:
             threading.Thread(
                 target=self._watch, args=(timeout,), name="query-watchdog", daemon=True
@@ -230,6 +249,21 @@ class _Execution:
         if self._done.wait(timeout):
             return
         self.expired = True
+        self._interrupt_until_released()
+
+    def cancel(self) -> None:
+        """Interrupt the cursor for good: the reading side stops at its next batch.
+
+        Interrupts are repeated until the result is released, as the watchdog does,
+        since one that lands between two engine calls is lost.
+        """
+        if self.cancelled:
+            return
+        self.cancelled = True
+        threading.Thread(target=self._interrupt_until_released, name="query-cancel",
+                         daemon=True).start()
+
+    def _interrupt_until_released(self) -> None:
         while True:
             with self._lock:
                 if self._closed:
@@ -243,6 +277,8 @@ class _Execution:
 
     def check_deadline(self) -> None:
         """Raise the timeout if it passed, whether or not an interrupt landed."""
+        if self.cancelled:
+            raise QueryCancelledError()
         if self.expired:
             assert self.timeout is not None
             raise QueryTimeoutError(self.timeout)
@@ -279,6 +315,8 @@ class _Execution:
         """The project error for an engine failure, with a short message and no internals."""
         kind, text = _split_engine_message(str(exc))
         if isinstance(exc, duckdb.InterruptException) or kind == "interrupt":
+            if self.cancelled:
+                return QueryCancelledError()
             if self.expired and self.timeout is not None:
                 return QueryTimeoutError(self.timeout)
             return TransientError("the query was interrupted; try again")
