@@ -43,10 +43,10 @@ POINTS = TableInfo(
         ColumnInfo("id", "long"),
         ColumnInfo("ra", "double", unit="deg", ucd="pos.eq.ra;meta.main"),
         ColumnInfo("dec", "double", unit="deg", ucd="pos.eq.dec;meta.main"),
-        ColumnInfo("_healpix_29", "long"),
     ),
     ra_column="ra",
     dec_column="dec",
+    healpix_indexed=True,
 )
 CATALOG = TableCatalog([POINTS])
 # Each example loads a table and runs queries: fewer examples than the pure sky tests.

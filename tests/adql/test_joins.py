@@ -26,11 +26,11 @@ def table_info(name: str, nrows: int) -> TableInfo:
             ColumnInfo("id", "long"),
             ColumnInfo("ra", "double", unit="deg"),
             ColumnInfo("dec", "double", unit="deg"),
-            ColumnInfo("_healpix_29", "long"),
         ),
         ra_column="ra",
         dec_column="dec",
         nrows=nrows,
+        healpix_indexed=True,
     )
 
 

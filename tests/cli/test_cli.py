@@ -44,7 +44,7 @@ def test_ingest_csv_with_meta_and_seed_syntax(tmp_path: Path) -> None:
     meta.write_text('description = "Three stars"\n[columns.mag]\nunit = "mag"\ndescription = "V"\n')
     home = tmp_path / "home"
     out = datalab("ingest", str(csv), "table=cat.stars", f"meta={meta}", f"data_dir={home}").stdout
-    assert "cat.stars: 3 rows, 5 columns, indexed on (ra, dec)" in out
+    assert "cat.stars: 3 rows, 4 columns, indexed on (ra, dec)" in out
     assert count(home, "cat.stars") == 3
     again = datalab(
         "ingest", str(csv), "--table", "cat.stars", "--data-dir", str(home), check=False

@@ -26,7 +26,7 @@ from datalab.adql import sphere_sql, units
 from datalab.adql.errors import ADQLError
 from datalab.adql.functions import FunctionSpec
 from datalab.adql.gate import position_of
-from datalab.catalog.metadata import ColumnInfo, TableInfo
+from datalab.catalog.metadata import HEALPIX_COLUMN, ColumnInfo, TableInfo
 from datalab.errors import UsageError
 
 __all__ = ["SOURCE_META", "Lowerer"]
@@ -579,9 +579,9 @@ def _healpix_column(point: PointV) -> exp.Expr | None:
     alias, table, _ = ra
     if ra[2].name != table.ra_column or dec[2].name != table.dec_column:
         return None
-    if not any(c.name == "_healpix_29" for c in table.columns):
+    if not table.healpix_indexed:
         return None
-    return exp.column("_healpix_29", table=alias, quoted=True)
+    return exp.column(HEALPIX_COLUMN, table=alias, quoted=True)
 
 
 def _number_list(node: exp.Expr) -> list[float] | None:

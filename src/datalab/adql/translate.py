@@ -432,7 +432,7 @@ def _rename_physical(node: exp.Table, parts: tuple[str, ...]) -> None:
     alias = node.alias
     if len(parts) == 3:
         node.set("catalog", exp.to_identifier(parts[0], quoted=True))
-    node.set("db", exp.to_identifier(parts[-2], quoted=True))
+    node.set("db", exp.to_identifier(parts[-2], quoted=True) if len(parts) > 1 else None)
     node.set("this", exp.to_identifier(parts[-1], quoted=True))
     if alias:
         node.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))

@@ -68,6 +68,64 @@ def check_identifier(name: str, what: str) -> str:
     return name.lower()
 
 
+# Words a column name may not be in ADQL without double quotes (ADQL 2.1 §2.1.2 and
+# the grammar's <SQL_reserved_word> and <ADQL_reserved_word>).
+ADQL_RESERVED_WORDS = frozenset(
+    (
+        "ABS", "ACOS", "AREA", "ASIN", "ATAN", "ATAN2", "BIGINT", "BOX", "CEILING", "CENTROID",
+        "CIRCLE", "CONTAINS", "COORD1", "COORD2", "COORDSYS", "COS", "COT", "DEGREES",
+        "DISTANCE", "EXP", "FLOOR", "ILIKE", "INTERSECTS", "IN_UNIT", "LOG", "LOG10", "MOD",
+        "OFFSET", "PI", "POINT", "POLYGON", "POWER", "RADIANS", "REGION", "RAND", "ROUND",
+        "SIN", "SQRT", "TOP", "TAN", "TRUNCATE", "ABSOLUTE", "ACTION", "ADD", "ALL", "ALLOCATE",
+        "ALTER", "AND", "ANY", "ARE", "AS", "ASC", "ASSERTION", "AT", "AUTHORIZATION", "AVG",
+        "BEGIN", "BETWEEN", "BIT", "BIT_LENGTH", "BOTH", "BY", "CASCADE", "CASCADED", "CASE",
+        "CAST", "CATALOG", "CHAR", "CHARACTER", "CHAR_LENGTH", "CHARACTER_LENGTH", "CHECK",
+        "CLOSE", "COALESCE", "COLLATE", "COLLATION", "COLUMN", "COMMIT", "CONNECT",
+        "CONNECTION", "CONSTRAINT", "CONSTRAINTS", "CONTINUE", "CONVERT", "CORRESPONDING",
+        "COUNT", "CREATE", "CROSS", "CURRENT", "CURRENT_DATE", "CURRENT_TIME",
+        "CURRENT_TIMESTAMP", "CURRENT_USER", "CURSOR", "DATE", "DAY", "DEALLOCATE", "DECIMAL",
+        "DECLARE", "DEFAULT", "DEFERRABLE", "DEFERRED", "DELETE", "DESC", "DESCRIBE",
+        "DESCRIPTOR", "DIAGNOSTICS", "DISCONNECT", "DISTINCT", "DOMAIN", "DOUBLE", "DROP",
+        "ELSE", "END", "ESCAPE", "EXCEPT", "EXCEPTION", "EXEC", "EXECUTE", "EXISTS", "EXTERNAL",
+        "EXTRACT", "FALSE", "FETCH", "FIRST", "FLOAT", "FOR", "FOREIGN", "FOUND", "FROM",
+        "FULL", "GET", "GLOBAL", "GO", "GOTO", "GRANT", "GROUP", "HAVING", "HOUR", "IDENTITY",
+        "IMMEDIATE", "IN", "INDICATOR", "INITIALLY", "INNER", "INPUT", "INSENSITIVE", "INSERT",
+        "INT", "INTEGER", "INTERSECT", "INTERVAL", "INTO", "IS", "ISOLATION", "JOIN", "KEY",
+        "LANGUAGE", "LAST", "LEADING", "LEFT", "LEVEL", "LIKE", "LOCAL", "LOWER", "MATCH",
+        "MAX", "MIN", "MINUTE", "MODULE", "MONTH", "NAMES", "NATIONAL", "NATURAL", "NCHAR",
+        "NEXT", "NO", "NOT", "NULL", "NULLIF", "NUMERIC", "OCTET_LENGTH", "OF", "ON", "ONLY",
+        "OPEN", "OPTION", "OR", "ORDER", "OUTER", "OUTPUT", "OVERLAPS", "PAD", "PARTIAL",
+        "POSITION", "PRECISION", "PREPARE", "PRESERVE", "PRIMARY", "PRIOR", "PRIVILEGES",
+        "PROCEDURE", "PUBLIC", "READ", "REAL", "REFERENCES", "RELATIVE", "RESTRICT", "REVOKE",
+        "RIGHT", "ROLLBACK", "ROWS", "SCHEMA", "SCROLL", "SECOND", "SECTION", "SELECT",
+        "SESSION", "SESSION_USER", "SET", "SIZE", "SMALLINT", "SOME", "SPACE", "SQL", "SQLCODE",
+        "SQLERROR", "SQLSTATE", "SUBSTRING", "SUM", "SYSTEM_USER", "TABLE", "TEMPORARY", "THEN",
+        "TIME", "TIMESTAMP", "TIMEZONE_HOUR", "TIMEZONE_MINUTE", "TO", "TRAILING",
+        "TRANSACTION", "TRANSLATE", "TRANSLATION", "TRIM", "TRUE", "UNION", "UNIQUE", "UNKNOWN",
+        "UPDATE", "UPPER", "USAGE", "USER", "USING", "VALUE", "VALUES", "VARCHAR", "VARYING",
+        "VIEW", "WHEN", "WHENEVER", "WHERE", "WITH", "WORK", "WRITE", "YEAR", "ZONE",
+    )
+)
+
+_REGULAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def adql_name(name: str) -> str:
+    """``name`` as an ADQL query must write it: delimited when it is not a regular
+    identifier or is a reserved word. TAP_SCHEMA and VOSI show names this way
+    (TAP 1.1 §4.3), e.g. TAP_SCHEMA.columns' own ``"size"``."""
+    if _REGULAR.match(name) and name.upper() not in ADQL_RESERVED_WORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def plain_name(written: str) -> str:
+    """The name itself, from its ADQL spelling (the inverse of :func:`adql_name`)."""
+    if len(written) >= 2 and written.startswith('"') and written.endswith('"'):
+        return written[1:-1].replace('""', '"')
+    return written
+
+
 @dataclass(frozen=True)
 class ColumnInfo:
     """One column as TAP_SCHEMA.columns describes it."""
@@ -134,6 +192,9 @@ class TableInfo:
     table_type: str = "table"
     utype: str | None = None
     foreign_keys: tuple[ForeignKey, ...] = field(default=())
+    # Whether the stored table carries the ``_healpix_29`` index of (ra, dec). The index
+    # column itself is not among ``columns``: it is the engine's, not the astronomer's.
+    healpix_indexed: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -220,6 +281,26 @@ def ensure_metadata_tables(con: duckdb.DuckDBPyConnection) -> None:
             for f in arrow.schema
         )
         put_table(con, TableInfo(TAP_SCHEMA, name, doc, cols))
+    for source, target, column, target_column in _TAP_SCHEMA_KEYS:
+        put_foreign_key(
+            con,
+            ForeignKey(
+                f"{TAP_SCHEMA}.{source}",
+                f"{TAP_SCHEMA}.{target}",
+                ((column, target_column),),
+                "Required by TAP 1.1 §4",
+            ),
+        )
+
+
+# The links between the TAP_SCHEMA tables themselves (TAP 1.1 §4.4, §4.5).
+_TAP_SCHEMA_KEYS = (
+    ("tables", "schemas", "schema_name", "schema_name"),
+    ("columns", "tables", "table_name", "table_name"),
+    ("keys", "tables", "from_table", "table_name"),
+    ("keys", "tables", "target_table", "table_name"),
+    ("key_columns", "keys", "key_id", "key_id"),
+)
 
 
 _TAP_SCHEMA_COLUMN_DOC = {
@@ -286,11 +367,11 @@ def put_table(con: duckdb.DuckDBPyConnection, table: TableInfo) -> None:
     rows = [
         (
             qualified,
-            c.name,
+            adql_name(c.name),
             c.datatype,
             c.arraysize,
             c.xtype,
-            None,
+            int(c.arraysize) if c.arraysize and c.arraysize.isdigit() else None,
             c.description,
             c.utype,
             c.unit,
@@ -300,7 +381,7 @@ def put_table(con: duckdb.DuckDBPyConnection, table: TableInfo) -> None:
             int(c.std),
             i,
         )
-        for i, c in enumerate(table.columns)
+        for i, c in enumerate(c for c in table.columns if c.name != HEALPIX_COLUMN)
     ]
     if rows:
         con.executemany(
@@ -380,9 +461,11 @@ def read_tables(
         f"utype, principal, indexed, std FROM {TAP_SCHEMA}.columns "
         "ORDER BY table_name, column_index"
     ).fetchall():
+        if row[1] == HEALPIX_COLUMN:  # listed by catalogs written before it was hidden
+            continue
         columns.setdefault(row[0], []).append(
             ColumnInfo(
-                name=row[1],
+                name=plain_name(row[1]),
                 datatype=row[2],
                 arraysize=row[3],
                 xtype=row[4],
@@ -419,6 +502,7 @@ def read_tables(
                 table_type=ttype,
                 utype=utype,
                 foreign_keys=tuple(keys.get(qualified, [])),
+                healpix_indexed=ra is not None and dec is not None,
             )
         )
     return result

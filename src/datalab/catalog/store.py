@@ -302,6 +302,8 @@ class CatalogStore:
         fields = {k.lower(): v for k, v in spec.fields.items()}
         columns = []
         for f in arrow.schema:
+            if f.name == md.HEALPIX_COLUMN:
+                continue  # the engine's own index: flagged below, not listed for users
             meta = _default_meta(f.name, spec)
             if previous is not None:
                 with suppress(KeyError):
@@ -328,6 +330,7 @@ class CatalogStore:
             ra_column=spec.ra,
             dec_column=spec.dec,
             nrows=int(nrows or 0),
+            healpix_indexed=md.HEALPIX_COLUMN in arrow.schema.names,
         )
 
 
