@@ -16,7 +16,9 @@ from datalab import __version__
 from datalab.catalog import Engine
 from datalab.catalog.setup import prepare_catalog
 from datalab.config import Settings
-from datalab.web import health, landing
+from datalab.jobs import JobLimits, JobRunner, JobStore
+from datalab.jobs.kinds.tap_query import make_tap_query_kind
+from datalab.web import health, landing, tap
 from datalab.web.context import Services
 from datalab.web.errors import install_error_handlers
 
@@ -42,7 +44,27 @@ def _open_services(settings: Settings) -> Services:
         threads=settings.engine_threads,
         temp_dir=paths.tmp,
     )
-    return Services(settings=settings, engine=engine)
+    limits = JobLimits(
+        default_execution_duration=settings.tap_async_default_duration,
+        max_execution_duration=settings.tap_async_max_duration,
+        default_destruction=settings.tap_default_retention,
+        max_destruction=settings.tap_max_retention,
+        max_workers=settings.tap_async_workers,
+    )
+    store = JobStore(f"sqlite:///{paths.state}", paths.jobs, limits=limits)
+    tables = engine.tables()
+    kinds = {"tap": make_tap_query_kind(engine, lambda owner: tables, settings)}
+    runner = JobRunner(store, kinds, limits)
+    svc = Services(
+        settings=settings,
+        engine=engine,
+        jobs=store,
+        runner=runner,
+        schemas=engine.schemas(),
+        tables=tables,
+    )
+    runner.start()
+    return svc
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -67,4 +89,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(landing.router)
+    app.include_router(tap.router)
     return app

@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import Request
 
 from datalab.catalog import Engine
+from datalab.catalog.metadata import SchemaInfo, TableInfo
 from datalab.config import Settings
 from datalab.errors import TransientError
+from datalab.jobs import JobRunner, JobStore
 
 __all__ = ["Services", "services"]
 
 
 @dataclass
 class Services:
-    """Long-lived resources of one application instance (one data directory)."""
+    """Long-lived resources of one application instance (one data directory).
+
+    The catalog is read-only while the server runs, so its metadata is read once.
+    """
 
     settings: Settings
     engine: Engine
+    jobs: JobStore
+    runner: JobRunner
+    schemas: list[SchemaInfo] = field(default_factory=list)
+    tables: list[TableInfo] = field(default_factory=list)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def tables_for(self, user: str | None) -> list[TableInfo]:
+        """The tables this user may query: the public catalogs (users' own tables join
+        them when accounts and myDB exist)."""
+        return self.tables
 
     def close(self) -> None:
-        self.engine.close()
+        try:
+            self.runner.stop()
+        finally:
+            self.jobs.close()
+            self.engine.close()
 
 
 def services(request: Request) -> Services:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from datalab.catalog.metadata import ColumnInfo, ForeignKey, SchemaInfo, TableInfo
+from datalab.catalog.metadata import ColumnInfo, ForeignKey, SchemaInfo, TableInfo, adql_name
 from datalab.web.vo_xml import (
     TR,
     VOSI_AVAILABILITY,
@@ -109,7 +109,7 @@ def _column(parent: ET.Element, column: ColumnInfo) -> None:
     ``extendedType`` (VODataService 1.2 §3.5.3).
     """
     node = element(parent, "column", attrib={"std": "true" if column.std else "false"})
-    element(node, "name", column.name)
+    element(node, "name", adql_name(column.name))
     for name in ("description", "unit", "ucd", "utype"):
         value = getattr(column, name)
         if value:
@@ -131,8 +131,8 @@ def _foreign_key(parent: ET.Element, key: ForeignKey) -> None:
     element(node, "targetTable", key.target_table)
     for source, target in key.columns:
         pair = element(node, "fkColumn")
-        element(pair, "fromColumn", source)
-        element(pair, "targetColumn", target)
+        element(pair, "fromColumn", adql_name(source))
+        element(pair, "targetColumn", adql_name(target))
     if key.description:
         element(node, "description", key.description)
 

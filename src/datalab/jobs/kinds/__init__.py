@@ -1,0 +1,1 @@
+"""The kinds of job the runner knows: plain functions of a JobContext, one per module."""
