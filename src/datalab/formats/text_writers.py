@@ -205,16 +205,21 @@ def csv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator
     (``""``) and a null (nothing) stay apart. Numbers are written unquoted, floats
     in Arrow's shortest round-trip form (``nan``, ``inf`` for the special values).
     """
-    options = pacsv.WriteOptions(include_header=True, eol="\r\n")
     body = pacsv.WriteOptions(include_header=False, eol="\r\n")
-    sink = pa.BufferOutputStream()
-    empty = _csv_ready(pa.RecordBatch.from_pylist([], schema=schema))
-    pacsv.write_csv(empty, sink, options)
-    yield sink.getvalue().to_pybytes()
+    # The header is written here: Arrow quotes every name, and readers that take the
+    # first line as plain column names (most do) would keep the quotes.
+    yield (",".join(_csv_name(name) for name in schema.names) + "\r\n").encode("utf-8")
     for batch in batches:
         sink = pa.BufferOutputStream()
         pacsv.write_csv(_csv_ready(batch), sink, body)
         yield sink.getvalue().to_pybytes()
+
+
+def _csv_name(name: str) -> str:
+    """A header field, quoted only when RFC 4180 requires it."""
+    if any(ch in name for ch in ',"\r\n') or name != name.strip():
+        return '"' + name.replace('"', '""') + '"'
+    return name
 
 
 # -- TSV (IANA text/tab-separated-values) --------------------------------------------------
