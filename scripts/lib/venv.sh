@@ -35,3 +35,21 @@ ensure_venv() {
         echo "$want" > "$stamp"
     fi
 }
+
+# ensure_debian_packages CMD=PACKAGE...: install the Debian package for each missing
+# command (e.g. stilts=stilts), when we are allowed to; otherwise say what is missing.
+ensure_debian_packages() {
+    local missing=()
+    local pair
+    for pair in "$@"; do
+        command -v "${pair%%=*}" >/dev/null 2>&1 || missing+=("${pair#*=}")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing ${missing[*]} (Debian) ..." >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "warning: ${missing[*]} not installed; the tests that need them are skipped" >&2
+    fi
+}
