@@ -13,6 +13,8 @@ Deviations from the BNF of the ADQL 2.1 Recommendation (``adql.bnf``):
 * ``GREATEST`` and ``LEAST`` are accepted as functions; so are the user-defined
   functions declared in the service's capabilities (``ivo_*``).
 * A single trailing semicolon is ignored.
+* ``a % b`` is read as ``MOD(a, b)``: the grammar has no such operator, but the
+  Recommendation's own examples (§4.5) use it, and so do users.
 * ``LIMIT`` is refused with a hint to use ``TOP``; ``::`` casts, ``/* */`` comments,
   boolean literals and PostgreSQL operators are not ADQL and are refused as syntax
   errors.
