@@ -7,18 +7,18 @@ rows go (the HTTP response, or a file in the job's directory).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from datalab.adql import TableCatalog, Translation, translate
+from datalab.adql import Translation, translate
 from datalab.catalog import Engine
-from datalab.catalog.metadata import TableInfo
 from datalab.config import Settings
 from datalab.errors import UsageError
 from datalab.formats import FieldMeta
 from datalab.formats.results import ResultFormat, resolve_format
 from datalab.query.runner import QueryResult, run_query
+from datalab.query.visible import Visible, result_fields
 from datalab.query.uploads import (
     UPLOAD_SCHEMA,
     UploadedTable,
@@ -89,39 +89,21 @@ class PreparedQuery:
     uploads: tuple[UploadedTable, ...]
 
     def fields(self) -> list[FieldMeta]:
-        """FIELD metadata for the result columns.
-
-        The datatype is left to the writer, which derives it from the Arrow type of
-        the rows (the catalog's type and the computed one can differ, e.g. a SUM of
-        integers); array shapes and xtypes (DALI geometry, timestamps) are kept.
-        """
-        return [
-            FieldMeta(
-                name=c.name,
-                description=c.description,
-                unit=c.unit,
-                ucd=c.ucd,
-                utype=c.utype,
-                arraysize=c.arraysize if c.xtype else None,
-                xtype=c.xtype,
-            )
-            for c in self.translation.columns
-        ]
+        """FIELD metadata for the result columns."""
+        return result_fields(self.translation.columns)
 
 
-def prepare(
-    tap: TapQuery, tables: Sequence[TableInfo], upload_dir: Path | None
-) -> PreparedQuery:
-    """Read the uploads, resolve names against ``tables`` plus the uploads, compile."""
+def prepare(tap: TapQuery, visible: Visible, upload_dir: Path | None) -> PreparedQuery:
+    """Read the uploads, resolve names against ``visible`` plus the uploads, compile."""
     uploads: list[UploadedTable] = []
     if tap.uploads:
         if upload_dir is None:
             raise UsageError("this request cannot carry uploads")
         uploads = load_uploads(tap.uploads, upload_dir)
-    catalog = TableCatalog(
-        [*tables, *(u.info for u in uploads)],
-        physical={f"{UPLOAD_SCHEMA}.{u.info.name}": (u.engine_name,) for u in uploads},
-    )
+    catalog = visible.plus(
+        (u.info for u in uploads),
+        {f"{UPLOAD_SCHEMA}.{u.info.name}": (u.engine_name,) for u in uploads},
+    ).catalog()
     translation = translate(tap.query, catalog, language="ADQL")
     return PreparedQuery(tap, translation, tuple(uploads))
 

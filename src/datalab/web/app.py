@@ -16,7 +16,7 @@ from datalab import __version__
 from datalab.catalog import Engine
 from datalab.catalog.setup import prepare_catalog
 from datalab.config import Settings
-from datalab.jobs import JobLimits, JobRunner, JobStore
+from datalab.jobs import JobKind, JobLimits, JobRunner, JobStore
 from datalab.jobs.kinds.tap_query import make_tap_query_kind
 from datalab.web import health, landing, tap
 from datalab.web.context import Services
@@ -53,7 +53,10 @@ def _open_services(settings: Settings) -> Services:
     )
     store = JobStore(f"sqlite:///{paths.state}", paths.jobs, limits=limits)
     tables = engine.tables()
-    kinds = {"tap": make_tap_query_kind(engine, lambda owner: tables, settings)}
+    # The kinds look up what a job's owner may read through the services built below.
+    kinds: dict[str, JobKind] = {
+        "tap": make_tap_query_kind(engine, lambda owner: svc.visible_for(owner), settings),
+    }
     runner = JobRunner(store, kinds, limits)
     svc = Services(
         settings=settings,

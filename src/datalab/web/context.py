@@ -12,6 +12,7 @@ from datalab.catalog.metadata import SchemaInfo, TableInfo
 from datalab.config import Settings
 from datalab.errors import TransientError
 from datalab.jobs import JobRunner, JobStore
+from datalab.query.visible import Visible
 
 __all__ = ["Services", "services"]
 
@@ -31,10 +32,10 @@ class Services:
     tables: list[TableInfo] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def tables_for(self, user: str | None) -> list[TableInfo]:
+    def visible_for(self, user: str | None) -> Visible:
         """The tables this user may query: the public catalogs (users' own tables join
         them when accounts and myDB exist)."""
-        return self.tables
+        return Visible(tuple(self.tables))
 
     def close(self) -> None:
         try:

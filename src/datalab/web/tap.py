@@ -155,7 +155,7 @@ async def sync_query(
 
 
 def _start_sync(svc: Services, who: Identity, tap: TapQuery, upload_dir: Path | None):  # type: ignore[no-untyped-def]
-    prepared = prepare(tap, svc.tables_for(who.user), upload_dir)
+    prepared = prepare(tap, svc.visible_for(who.user), upload_dir)
     limit = svc.settings.tap_sync_timeout
     try:
         result = start(prepared, svc.engine, timeout=limit)
@@ -547,13 +547,13 @@ def tables(
     if detail not in ("min", "max"):
         return _plain(f"detail={detail!r}: use min or max", 400)
     return _xml(
-        vosi.tables_document(svc.schemas, svc.tables_for(who.user), detail=detail)
+        vosi.tables_document(svc.schemas, svc.visible_for(who.user).tables, detail=detail)
     )
 
 
 @router.get("/tables/{name}", summary="VOSI tables: one table with its columns")
 def table(name: str, svc: Services = Depends(services), who: Identity = Depends(identity)) -> Response:
-    for info in svc.tables_for(who.user):
+    for info in svc.visible_for(who.user).tables:
         if info.qualified_name.lower() == name.lower():
             return _xml(vosi.table_document(info))
     return _plain(f"no table {name!r}", 404)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from datalab.catalog import Engine
-from datalab.catalog.metadata import TableInfo
 from datalab.config import Settings
 from datalab.formats.results import ResultInfo, encode_result
 from datalab.jobs.context import JobContext, JobKind
 from datalab.query.tap import parse_tap_parameters, prepare, start
+from datalab.query.visible import Visible
 
 __all__ = ["UPLOAD_DIR", "make_tap_query_kind"]
 
@@ -21,14 +21,14 @@ UPLOAD_DIR = "uploads"
 
 def make_tap_query_kind(
     engine: Engine,
-    tables_for: Callable[[str | None], Sequence[TableInfo]],
+    visible_for: Callable[[str | None], Visible],
     settings: Settings,
 ) -> JobKind:
     """A job kind running TAP queries on ``engine`` with the tables the owner may read."""
 
     def run(ctx: JobContext) -> None:
         tap = parse_tap_parameters(ctx.job.parameters, settings)
-        prepared = prepare(tap, tables_for(ctx.job.owner), ctx.directory / UPLOAD_DIR)
+        prepared = prepare(tap, visible_for(ctx.job.owner), ctx.directory / UPLOAD_DIR)
         timeout = None if ctx.deadline is None else max(ctx.deadline - time.monotonic(), 0.001)
         with start(prepared, engine, timeout=timeout) as result:
             ctx.on_abort(result.cancel)
