@@ -38,7 +38,9 @@ def stream_server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     stop_server(server)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "votable/b2", "parquet"])
+@pytest.mark.parametrize(
+    "fmt", ["csv", "tsv", "json", "votable", "votable/b", "votable/b2", "fits", "parquet"]
+)
 def test_two_million_rows_stream_in_bounded_memory(stream_server: RunningServer, fmt: str) -> None:
     url = f"{stream_server.url}/tap/sync"
     small = httpx.post(url, data={"QUERY": "SELECT TOP 1000 * FROM ls_mock.tractor",
