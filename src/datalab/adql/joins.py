@@ -14,6 +14,7 @@ where only the side that is not preserved is repeated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -23,6 +24,7 @@ from datalab.adql.lower import SOURCE_META, constant
 __all__ = ["rewrite_positional_joins"]
 
 ZONE_COLUMN = "_dl_zone"
+RA_WIDTH_COLUMN = "_dl_ra_width"
 
 
 @dataclass
@@ -75,15 +77,20 @@ def _rewrite_select(select: exp.Select) -> None:
             if wrapped is None:
                 continue
             other = a_alias if wrapped == b_alias else b_alias
-            wrapped_dec = match.right[1] if wrapped == b_alias else match.left[1]
-            other_dec = match.left[1] if wrapped == b_alias else match.right[1]
+            wrapped_pos = match.right if wrapped == b_alias else match.left
+            other_pos = match.left if wrapped == b_alias else match.right
             height = match.radius * (1 + 1e-9) + 1e-12
-            _wrap_table(tables[wrapped], wrapped_dec.name, height)
+            _wrap_table(tables[wrapped], wrapped_pos[1].name, height, match.radius)
             key = exp.EQ(
-                this=_zone(other_dec.copy(), height),
+                this=_zone(other_pos[1].copy(), height),
                 expression=exp.column(ZONE_COLUMN, table=wrapped),
             )
-            _add_condition(conjunct, key)
+            window = exp.LTE(
+                this=_ra_separation(other_pos[0].copy(), exp.column(wrapped_pos[0].name,
+                                                                   table=wrapped)),
+                expression=exp.column(RA_WIDTH_COLUMN, table=wrapped),
+            )
+            _add_condition(conjunct, exp.and_(key, window))
             done.update({wrapped, other})
 
 
@@ -140,8 +147,43 @@ def _zone(dec: exp.Expr, height: float) -> exp.Expr:
     )
 
 
-def _wrap_table(table: exp.Table, dec_column: str, height: float) -> None:
-    """Replace ``table AS t`` with ``(SELECT t.*, zone + dz … ) AS t`` in place."""
+def _ra_width(dec: exp.Expr, radius: float) -> exp.Expr:
+    """The largest RA difference (degrees) two points within ``radius`` can have when
+    one of them is at ``dec``: from the haversine formula, with the partner's |dec| at
+    most |dec| + radius, sin(dRA/2) <= sin(radius/2) / cos(|dec| + radius); 180 (no
+    limit) where that reaches a pole. Padded against rounding, like the zone height."""
+    reach = exp.Add(this=exp.Abs(this=dec), expression=_number(radius))
+    sin_half = _number(math.sin(math.radians(radius) / 2))
+    cos_reach = exp.Cos(this=exp.Anonymous(this="RADIANS", expressions=[reach]))
+    width = exp.Anonymous(
+        this="DEGREES",
+        expressions=[exp.Mul(this=_number(2.0), expression=exp.Anonymous(
+            this="ASIN", expressions=[exp.Div(this=sin_half, expression=cos_reach.copy())]))],
+    )
+    padded = exp.Add(this=exp.Mul(this=width, expression=_number(1 + 1e-9)),
+                     expression=_number(1e-12))
+    near_pole = exp.or_(
+        exp.GTE(this=reach.copy(), expression=_number(90.0)),
+        exp.LTE(this=cos_reach.copy(), expression=sin_half.copy()),
+    )
+    return exp.Case(ifs=[exp.If(this=near_pole, true=_number(180.0))], default=padded)
+
+
+def _ra_separation(a: exp.Expr, b: exp.Expr) -> exp.Expr:
+    """|a - b| in RA, wrapped into [0, 180]: arithmetic only, cheap per candidate pair."""
+    shifted = exp.Mod(
+        this=exp.Paren(this=exp.Add(this=exp.Sub(this=a, expression=b), expression=_number(540.0))),
+        expression=_number(360.0),
+    )
+    return exp.Abs(this=exp.Sub(this=exp.Paren(this=shifted), expression=_number(180.0)))
+
+
+def _number(value: float) -> exp.Expr:
+    return exp.Literal.number(repr(float(value)) + ("" if "e" in repr(float(value)) else "e0"))
+
+
+def _wrap_table(table: exp.Table, dec_column: str, height: float, radius: float) -> None:
+    """Replace ``table AS t`` with ``(SELECT t.*, zone + dz, ra width … ) AS t`` in place."""
     alias = table.alias_or_name
     inner = table.copy()
     inner.meta.update(table.meta)
@@ -156,6 +198,7 @@ def _wrap_table(table: exp.Table, dec_column: str, height: float) -> None:
     subquery = (
         exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(alias)))
         .select(exp.alias_(zone, ZONE_COLUMN))
+        .select(exp.alias_(_ra_width(exp.column(dec_column, table=alias), radius), RA_WIDTH_COLUMN))
         .from_(inner)
         .join(offsets, join_type="CROSS")
     )
