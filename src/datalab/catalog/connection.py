@@ -8,7 +8,10 @@ import duckdb
 
 from datalab.errors import ConflictError, UsageError
 
-__all__ = ["connect", "scalar"]
+__all__ = ["MYDB_CATALOG", "connect", "scalar"]
+
+# The name the users' database is attached under (DESIGN.md, data directory).
+MYDB_CATALOG = "mydb"
 
 
 def connect(
@@ -18,12 +21,17 @@ def connect(
     memory_limit: str | None = None,
     threads: int | None = None,
     temp_dir: Path | None = None,
+    mydb: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that cannot touch files, the network or extensions.
 
     Data reaches the engine only as Arrow batches registered by our own code, so the
     engine itself never needs file access; the configuration is locked so that no SQL
     can loosen it later.
+
+    ``mydb`` is the users' database file (created if missing). It is attached, writable,
+    as catalog ``mydb`` *before* the lock-down: afterwards no file can be attached, so
+    this is the only moment it can be done, and the catalog itself stays read-only.
     """
     config: dict[str, str | bool | int] = {
         "autoinstall_known_extensions": False,
@@ -47,9 +55,29 @@ def connect(
                 "`datalab serve` or ingest?): stop it and try again"
             ) from exc
         raise UsageError(f"cannot open the catalog {path}: {exc}") from exc
+    if mydb is not None:
+        _attach_mydb(con, mydb)
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def _attach_mydb(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Attach the users' database read-write; the path is ours (settings), never a user's."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    literal = "'" + str(path).replace("'", "''") + "'"
+    try:
+        con.execute(f"ATTACH {literal} AS {MYDB_CATALOG} (READ_WRITE)")
+    except duckdb.Error as exc:
+        con.close()
+        text = str(exc).lower()
+        if "lock" in text or "in use" in text:
+            raise ConflictError(
+                f"the users' database {path} is in use by another process (a running "
+                "`datalab serve`?): stop it and try again"
+            ) from exc
+        raise UsageError(f"cannot open the users' database {path}: {exc}") from exc
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:

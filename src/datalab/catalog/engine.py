@@ -3,10 +3,15 @@
 DuckDB connections are not meant to be shared between threads; cursors of one
 connection are, each used by one thread at a time. Queries therefore take a cursor for
 their duration and give it back.
+
+When the server keeps users' tables (myDB), their database is attached to the same
+connection as catalog ``mydb``, so that one query can join a user's table with the
+catalogs; only the ``datalab.mydb`` package writes to it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +34,7 @@ class Engine:
         memory_limit: str | None = None,
         threads: int | None = None,
         temp_dir: Path | None = None,
+        mydb: Path | None = None,
     ) -> None:
         self._con = connect(
             catalog,
@@ -36,7 +42,13 @@ class Engine:
             memory_limit=memory_limit,
             threads=threads,
             temp_dir=temp_dir,
+            mydb=mydb,
         )
+        #: The users' database attached as catalog ``mydb``, or None without myDB.
+        self.mydb = mydb
+        #: Held by whoever changes myDB's tables or their metadata, so that those short
+        #: transactions never conflict with each other (DuckDB would abort one of them).
+        self.mydb_lock = threading.Lock()
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -51,6 +63,7 @@ class Engine:
             return md.read_schemas(cur)
 
     def tables(self) -> list[md.TableInfo]:
+        """The catalog's tables only: users' tables are listed by ``datalab.mydb``."""
         with self.cursor() as cur:
             return md.read_tables(cur)
 
