@@ -398,6 +398,26 @@ def test_box_is_bounded_by_great_circles(engine: Engine, catalog: TableCatalog) 
     assert row == (1, 0, 1)
 
 
+def test_intersects_and_contains_of_two_regions(engine: Engine, catalog: TableCatalog) -> None:
+    # §4.2.14's example: the circle is about 5 degrees from the polygon (7.18 from its
+    # nearest corner), so they do not intersect; §4.2.3 for CONTAINS.
+    row = one_row(
+        engine,
+        catalog,
+        "INTERSECTS(CIRCLE(25.4, -20.0, 1), "
+        "POLYGON(20.0, -15.0, 20.0, -5.0, 10.0, -5.0, 10.0, -15.0)), "
+        "INTERSECTS(CIRCLE(25.4, -20.0, 7.3), "
+        "POLYGON(20.0, -15.0, 20.0, -5.0, 10.0, -5.0, 10.0, -15.0)), "
+        "CONTAINS(CIRCLE(15.0, -10.0, 4.9), "
+        "POLYGON(20.0, -15.0, 20.0, -5.0, 10.0, -5.0, 10.0, -15.0)), "
+        "CONTAINS(POLYGON(20.0, -15.0, 20.0, -5.0, 10.0, -5.0, 10.0, -15.0), "
+        "CIRCLE(15.0, -10.0, 7.1)), "
+        "CONTAINS(BOX(15.0, -10.0, 10.0, 10.0), "
+        "POLYGON(20.0, -15.0, 20.0, -5.0, 10.0, -5.0, 10.0, -15.0))",
+    )
+    assert row == (0, 1, 1, 1, 0)
+
+
 def test_math_and_trigonometric_functions(engine: Engine, catalog: TableCatalog) -> None:
     functions = {
         "ABS(-2.5)": 2.5, "CEILING(2.1)": 3, "DEGREES(PI())": 180, "EXP(1)": math.e,
@@ -488,7 +508,7 @@ INVALID = [
     ("SELECT CAST('12.3 45.6' AS POINT) FROM hipparcos.hip2", "CAST"),
     (
         "SELECT INTERSECTS(CIRCLE(25.4, -20.0, 1), POLYGON(20.0, -15.0, 20.0, -5.0, "
-        "10.0, -5.0, 10.0, -15.0)) FROM hipparcos.hip2",
+        "10.0, -5.0, ra, dec)) FROM hipparcos.hip2",
         "not supported",
     ),
 ]

@@ -389,17 +389,13 @@ class Lowerer:
         outer = self._geometry(args[1])
         if isinstance(inner, PointV):
             return self._point_in(inner, outer, args[1])
-        if isinstance(inner, CircleV) and isinstance(outer, CircleV):
-            gap = sphere_sql.distance(
-                inner.center.ra, inner.center.dec, outer.center.ra, outer.center.dec
+        if isinstance(outer, PointV):
+            raise fail(
+                node,
+                f"CONTAINS({_SHAPE_NAMES[type(inner)]}, POINT) is not supported: a POINT"
+                " holds no region; the second argument must be a CIRCLE, BOX or POLYGON",
             )
-            return exp.LTE(this=exp.Add(this=gap, expression=inner.radius), expression=outer.radius)
-        raise fail(
-            node,
-            f"CONTAINS({_SHAPE_NAMES[type(inner)]}, {_SHAPE_NAMES[type(outer)]})"
-            " is not supported; the first argument may be a POINT, or a CIRCLE in a"
-            " CIRCLE",
-        )
+        return self._regions(node, "CONTAINS", inner, outer, args)
 
     def _intersects(self, node: exp.Expr, args: list[exp.Expr]) -> exp.Expr:
         first = self._geometry(args[0])
@@ -408,18 +404,143 @@ class Lowerer:
             return self._point_in(first, second, args[1])
         if isinstance(second, PointV):
             return self._point_in(second, first, args[0])
+        return self._regions(node, "INTERSECTS", first, second, args)
+
+    def _regions(
+        self, node: exp.Expr, name: str, first: Geometry, second: Geometry, args: list[exp.Expr]
+    ) -> exp.Expr:
+        """CONTAINS(first, second) (first inside second) or INTERSECTS of two regions.
+
+        Two constant regions are decided here, exactly, by :mod:`datalab.sky`; two
+        circles, or a circle (computed centre and radius allowed) and a constant BOX or
+        POLYGON, become a per-row test.
+        """
+        shapes = [self._constant_shape(first, args[0]), self._constant_shape(second, args[1])]
+        if shapes[0] is not None and shapes[1] is not None:
+            try:
+                if name == "CONTAINS":
+                    answer = sky.contains(shapes[1], shapes[0])
+                else:
+                    answer = sky.intersects(shapes[0], shapes[1])
+            except UsageError as error:
+                raise fail(node, error.message) from None
+            return exp.true() if answer else exp.false()
         if isinstance(first, CircleV) and isinstance(second, CircleV):
             gap = sphere_sql.distance(
                 first.center.ra, first.center.dec, second.center.ra, second.center.dec
             )
+            if name == "CONTAINS":
+                return exp.LTE(
+                    this=exp.Add(this=gap, expression=first.radius), expression=second.radius
+                )
             return exp.LTE(
                 this=gap, expression=exp.Add(this=first.radius, expression=second.radius)
             )
+        for circle, region, circle_first in ((first, shapes[1], True), (second, shapes[0], False)):
+            if isinstance(circle, CircleV) and isinstance(region, (sky.Box, sky.Polygon)):
+                return self._circle_and_region(node, name, circle, region, circle_first)
         raise fail(
             node,
-            f"INTERSECTS({_SHAPE_NAMES[type(first)]}, {_SHAPE_NAMES[type(second)]})"
-            " is not supported; one argument may be a POINT, or both CIRCLEs",
+            f"{name}({_SHAPE_NAMES[type(first)]}, {_SHAPE_NAMES[type(second)]}) with"
+            " computed coordinates is not supported; between two regions, a CIRCLE's"
+            " centre and radius may be computed from columns, a BOX or POLYGON must be"
+            " constant (or both arguments may be CIRCLEs)",
         )
+
+    def _circle_and_region(
+        self,
+        node: exp.Expr,
+        name: str,
+        circle: CircleV,
+        region: sky.Box | sky.Polygon,
+        circle_first: bool,
+    ) -> exp.Expr:
+        """A row-dependent circle against a constant BOX or POLYGON.
+
+        INTERSECTS: the centre is in the region or an edge is within the radius.
+        CONTAINS(circle, region): the centre is in the region and no edge is nearer
+        than the radius. CONTAINS(region, circle): the region keeps at least
+        180 - radius degrees from the antipode of the centre (it is not inside and its
+        boundary is that far).
+        """
+        ra, dec, radius = circle.center.ra, circle.center.dec, circle.radius
+        slack = sphere_sql.num(math.degrees(sky.TOUCH_RAD))
+
+        def inside(ra: exp.Expr, dec: exp.Expr) -> exp.Expr:
+            if isinstance(region, sky.Box):
+                return sphere_sql.box_test(ra, dec, region)
+            try:
+                return sphere_sql.polygon_test(ra, dec, region)
+            except ValueError:
+                raise fail(
+                    node, "non-convex polygons wider than a hemisphere are not supported"
+                ) from None
+
+        def nonnegative(value: exp.Expr) -> exp.Expr:
+            return exp.GTE(this=value.copy(), expression=sphere_sql.num(0.0))
+
+        if name == "CONTAINS" and not circle_first:  # the region inside the circle
+            far_ra = exp.Add(this=ra.copy(), expression=sphere_sql.num(180.0))
+            far_dec = exp.Neg(this=exp.Paren(this=dec.copy()))
+            reach = exp.Add(
+                this=sphere_sql.boundary_distance(far_ra, far_dec, region), expression=slack
+            )
+            keeps_away = exp.and_(
+                exp.Not(this=exp.Paren(this=inside(far_ra, far_dec))),
+                exp.GTE(
+                    this=reach,
+                    expression=exp.Sub(
+                        this=sphere_sql.num(180.0), expression=exp.Paren(this=radius.copy())
+                    ),
+                ),
+                copy=False,
+            )
+            exact = exp.or_(
+                exp.GTE(this=radius.copy(), expression=sphere_sql.num(180.0)),
+                exp.Paren(this=keeps_away),
+                copy=False,
+            )
+        else:
+            to_edge = sphere_sql.boundary_distance(ra, dec, region)
+            if name == "CONTAINS":  # the circle inside the region
+                test = exp.and_(
+                    inside(ra, dec),
+                    exp.GTE(this=exp.Add(this=to_edge, expression=slack), expression=radius),
+                    copy=False,
+                )
+            else:
+                test = exp.or_(
+                    inside(ra, dec),
+                    exp.LTE(
+                        this=to_edge,
+                        expression=exp.Add(this=radius.copy(), expression=slack),
+                    ),
+                    copy=False,
+                )
+            exact = exp.and_(nonnegative(radius), exp.Paren(this=test), copy=False)
+        index = _healpix_column(circle.center)
+        r = constant(radius)
+        if index is None or r is None or r < 0:
+            return exp.Paren(this=exact)
+        if name == "CONTAINS" and circle_first:
+            cover: sky.Shape = region  # the centre is in the region
+        else:  # the centre is within r of the region (of every point of it, for CONTAINS)
+            bound = region.bounding_circle()
+            cover = sky.Circle(bound.ra, bound.dec, min(bound.radius + r, 180.0))
+        ranges = index_ranges(cover)
+        return exp.Paren(
+            this=exp.and_(
+                sphere_sql.healpix_ranges_predicate(index, ranges), exp.Paren(this=exact), copy=False
+            )
+        )
+
+    def _constant_shape(self, value: Geometry, node: exp.Expr) -> sky.Shape | None:
+        """The constant shape of a region, or None when any coordinate is computed."""
+        if isinstance(value, PolygonV):
+            for vertex in value.vertices:
+                if constant(vertex.ra) is None or constant(vertex.dec) is None:
+                    return None
+        return self._shape(value, node)
 
     def _point_in(self, point: PointV, region: Geometry, node: exp.Expr) -> exp.Expr:
         if isinstance(region, PointV):
@@ -564,6 +685,8 @@ class Lowerer:
 
 
 def _as_int(predicate: exp.Expr) -> exp.Expr:
+    if isinstance(predicate, exp.Boolean):  # decided while compiling
+        return exp.Literal.number(1 if predicate.this else 0)
     return exp.Cast(this=exp.Paren(this=predicate), to=exp.DataType.build("INTEGER"))
 
 

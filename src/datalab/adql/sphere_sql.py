@@ -14,9 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 from sqlglot import exp
 
-from datalab.sky import Box, Polygon
+from datalab.sky import Box, Polygon, boundary
 
 __all__ = [
+    "boundary_distance",
     "cone_test",
     "distance",
     "healpix_ranges_predicate",
@@ -209,6 +210,39 @@ def _oriented_vertices(polygon: Polygon) -> np.ndarray:
     centre = _unit(polygon.bounding_circle().ra, polygon.bounding_circle().dec)
     turning = float(np.sum(normals @ centre))
     return xyz if turning >= 0 else xyz[::-1].copy()
+
+
+def boundary_distance(ra: exp.Expr, dec: exp.Expr, region: Box | Polygon) -> exp.Expr:
+    """Great-circle distance in degrees from (ra, dec) to a constant region's boundary.
+
+    The boundary is made of minor great-circle arcs (:func:`datalab.sky.boundary`).
+    For each arc with unit normal n the foot of the perpendicular from the point p
+    lies on the arc iff p . (n x start) >= 0 and p . (end x n) >= 0; the distance is
+    then atan2(|p . n|, |n x p|) (accurate at every distance). Otherwise the nearest
+    point of that arc is an end, so the distances to every vertex are among the
+    candidates; the answer is the least of them all.
+    """
+    radec, normals = boundary(region)
+    xyz = np.array([_unit(float(r), float(d)) for r, d in radec])
+    ends = np.roll(xyz, -1, axis=0)
+    vec = unit_vector(ra, dec)
+    candidates = []
+    for start, end, n in zip(xyz, ends, normals, strict=True):
+        on_arc = exp.and_(
+            exp.GTE(this=_dot(np.cross(n, start), vec), expression=num(0.0)),
+            exp.GTE(this=_dot(np.cross(end, n), vec), expression=num(0.0)),
+            copy=False,
+        )
+        # The components of n x p are linear in p: the rows of n's cross-product matrix.
+        cross_rows = [(0.0, -n[2], n[1]), (n[2], 0.0, -n[0]), (-n[1], n[0], 0.0)]
+        across = _f("SQRT", _add(*(_sq(_dot(row, vec)) for row in cross_rows)))
+        to_circle = _f("DEGREES", _f("ATAN2", _f("ABS", _dot(n, vec)), across))
+        candidates.append(
+            exp.Case(ifs=[exp.If(this=on_arc, true=to_circle)], default=num(180.0))
+        )
+    for ra_v, dec_v in radec:
+        candidates.append(distance(ra, dec, num(float(ra_v)), num(float(dec_v))))
+    return _f("LEAST", *candidates)
 
 
 def healpix_ranges_predicate(column: exp.Expr, ranges: np.ndarray) -> exp.Expr:

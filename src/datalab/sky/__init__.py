@@ -25,21 +25,35 @@ from datalab.sky.healpix import (
     ranges_contain,
 )
 from datalab.sky.polygon import Polygon
+from datalab.sky.regions import (
+    TOUCH_RAD,
+    Region,
+    boundary,
+    boundary_vertices,
+    contains,
+    intersects,
+)
 from datalab.sky.shapes import Box, Circle
 
 __all__ = [
     "HEALPIX_ORDER",
     "N_INDICES",
+    "TOUCH_RAD",
     "Box",
     "Circle",
     "Polygon",
+    "Region",
     "Shape",
     "angular_distance",
+    "boundary",
+    "boundary_vertices",
     "cells_to_ranges",
     "complement_ranges",
+    "contains",
     "depth_for_radius",
     "healpix_index",
     "healpix_index_arrow",
+    "intersects",
     "limit_ranges",
     "merge_ranges",
     "ranges_contain",
