@@ -135,6 +135,27 @@ class Settings(BaseSettings):
         "to reach its own network.",
     )
 
+    auth_token_lifetime: int = Field(
+        default=30 * 86_400,
+        ge=60,
+        title="Token lifetime",
+        description="Seconds a login token stays valid; after that the user logs in again.",
+    )
+    auth_max_failures: int = Field(
+        default=5,
+        ge=1,
+        title="Failed logins before lockout",
+        description="Failed logins allowed per user name, and separately per client address, "
+        "within the lockout period; further attempts are refused (HTTP 429) until it passes.",
+    )
+    auth_lockout: int = Field(
+        default=300,
+        ge=1,
+        title="Login lockout period",
+        description="Seconds over which failed logins are counted, and that a locked user "
+        "name or client waits from its oldest counted failure.",
+    )
+
     def paths(self) -> DataPaths:
         return DataPaths(self.home)
 

@@ -12,7 +12,9 @@ import click
 
 from datalab import __version__
 from datalab.cli.adql import adql
+from datalab.cli.dl import COMMANDS as DATALAB_USER_COMMANDS
 from datalab.cli.seed import SeedGroup
+from datalab.cli.user import user
 from datalab.config import Settings, load_settings
 from datalab.errors import DataLabError
 
@@ -279,6 +281,9 @@ def mock(
 
 
 cli.add_command(adql)
+cli.add_command(user)
+for _command in DATALAB_USER_COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -146,6 +146,9 @@ class ResultInfo:
     table_name: str = "result"
     description: str | None = None
     extra_infos: tuple[tuple[str, str], ...] = ()
+    # CSV line end: RFC 4180's CRLF by default; the Data Lab API answers with LF, as
+    # its users' scripts (``text.split("\n")``) expect.
+    csv_line_end: str = "\r\n"
 
 
 # -- chunking --------------------------------------------------------------------------------
@@ -306,7 +309,7 @@ def encode_result(
         serialization = {"votable": "TABLEDATA", "votable/b": "BINARY"}.get(fmt.name, "BINARY2")
         chunks = votable_chunks(serialization, target, resolved, rows, info, overflow)
     elif fmt.name == "csv":
-        chunks = csv_chunks(target, rows)
+        chunks = csv_chunks(target, rows, line_end=info.csv_line_end)
     elif fmt.name == "tsv":
         chunks = tsv_chunks(target, rows)
     elif fmt.name == "json":

@@ -198,17 +198,19 @@ def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def csv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+def csv_chunks(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, line_end: str = "\r\n"
+) -> Iterator[bytes]:
     """RFC 4180 CSV: a header row, CRLF line ends, fields quoted when they need it.
 
     Arrow's writer quotes every string value, which RFC 4180 allows, so an empty string
     (``""``) and a null (nothing) stay apart. Numbers are written unquoted, floats
     in Arrow's shortest round-trip form (``nan``, ``inf`` for the special values).
     """
-    body = pacsv.WriteOptions(include_header=False, eol="\r\n")
+    body = pacsv.WriteOptions(include_header=False, eol=line_end)
     # The header is written here: Arrow quotes every name, and readers that take the
     # first line as plain column names (most do) would keep the quotes.
-    yield (",".join(_csv_name(name) for name in schema.names) + "\r\n").encode("utf-8")
+    yield (",".join(_csv_name(name) for name in schema.names) + line_end).encode("utf-8")
     for batch in batches:
         sink = pa.BufferOutputStream()
         pacsv.write_csv(_csv_ready(batch), sink, body)

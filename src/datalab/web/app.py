@@ -6,6 +6,7 @@ closes it again, so one process can hold many apps on different data directories
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,8 +18,12 @@ from datalab.catalog import Engine
 from datalab.catalog.setup import prepare_catalog
 from datalab.config import Settings
 from datalab.jobs import JobKind, JobLimits, JobRunner, JobStore
+from datalab.accounts import AccountStore
+from datalab.accounts.web import authenticators
+from datalab.jobs.kinds.dl_query import make_dl_query_kind
 from datalab.jobs.kinds.tap_query import make_tap_query_kind
-from datalab.web import health, landing, tap
+from datalab.mydb import MyDB
+from datalab.web import dl_auth, dl_query, health, landing, tap
 from datalab.web.context import Services
 from datalab.web.errors import install_error_handlers
 
@@ -43,6 +48,7 @@ def _open_services(settings: Settings) -> Services:
         memory_limit=settings.engine_memory_limit,
         threads=settings.engine_threads,
         temp_dir=paths.tmp,
+        mydb=paths.mydb,
     )
     limits = JobLimits(
         default_execution_duration=settings.tap_async_default_duration,
@@ -56,6 +62,12 @@ def _open_services(settings: Settings) -> Services:
     # The kinds look up what a job's owner may read through the services built below.
     kinds: dict[str, JobKind] = {
         "tap": make_tap_query_kind(engine, lambda owner: svc.visible_for(owner), settings),
+        "dlquery": make_dl_query_kind(
+            engine,
+            lambda owner: svc.visible_for(owner),
+            lambda *args: svc.save_to_mydb(*args),
+            settings,
+        ),
     }
     runner = JobRunner(store, kinds, limits)
     svc = Services(
@@ -63,6 +75,13 @@ def _open_services(settings: Settings) -> Services:
         engine=engine,
         jobs=store,
         runner=runner,
+        accounts=AccountStore(
+            f"sqlite:///{paths.state}",
+            token_lifetime=timedelta(seconds=settings.auth_token_lifetime),
+            max_failures=settings.auth_max_failures,
+            lockout=timedelta(seconds=settings.auth_lockout),
+        ),
+        mydb=MyDB(engine),
         schemas=engine.schemas(),
         tables=tables,
     )
@@ -75,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = await anyio.to_thread.run_sync(_open_services, settings)
         app.state.services = svc
+        app.state.authenticators = authenticators(svc.accounts)
         log.info("Data Lab ready, data directory %s", settings.paths().home)
         try:
             yield
@@ -93,4 +113,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(landing.router)
     app.include_router(tap.router)
+    app.include_router(dl_auth.router)
+    app.include_router(dl_query.router)
     return app

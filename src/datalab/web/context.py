@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from datalab.accounts import AccountStore
 from datalab.catalog import Engine
 from datalab.catalog.metadata import SchemaInfo, TableInfo
 from datalab.config import Settings
-from datalab.errors import TransientError
+from datalab.errors import PermissionDeniedError, TransientError
 from datalab.jobs import JobRunner, JobStore
+from datalab.mydb import MyDB
 from datalab.query.visible import Visible
 
 __all__ = ["Services", "services"]
@@ -28,14 +30,26 @@ class Services:
     engine: Engine
     jobs: JobStore
     runner: JobRunner
+    accounts: AccountStore
+    mydb: MyDB
     schemas: list[SchemaInfo] = field(default_factory=list)
     tables: list[TableInfo] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def visible_for(self, user: str | None) -> Visible:
-        """The tables this user may query: the public catalogs (users' own tables join
-        them when accounts and myDB exist)."""
-        return Visible(tuple(self.tables))
+        """The tables this user may query: the public catalogs, and a logged-in user's
+        own myDB tables as ``mydb.<name>``."""
+        visible = Visible(tuple(self.tables))
+        if user is None:
+            return visible
+        tables, physical = self.mydb.tables_for(user)
+        return visible.plus(tables, physical)
+
+    def save_to_mydb(self, user: str | None, out: str, result, fields, replace: bool) -> None:  # type: ignore[no-untyped-def]
+        """Store a running query result as the user's table named by ``out``."""
+        if user is None:
+            raise PermissionDeniedError("log in to save results in myDB (out=mydb://…)")
+        self.mydb.save(user, out, result.schema, result, replace=replace, fields=fields)
 
     def close(self) -> None:
         try:

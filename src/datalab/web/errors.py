@@ -11,12 +11,15 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from datalab.errors import DataLabError
 
 __all__ = ["error_envelope", "install_error_handlers"]
+
+# The Data Lab REST services answer in plain text, errors included ("Error: …").
+_PLAIN_TEXT_PREFIXES = ("/auth", "/query", "/storage")
 
 log = logging.getLogger("datalab.web")
 
@@ -27,7 +30,20 @@ def error_envelope(code: str, message: str, detail: dict[str, object] | None = N
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataLabError)
-    async def _domain(request: Request, exc: DataLabError) -> JSONResponse:
+    async def _domain(request: Request, exc: DataLabError) -> Response:
+        # Errors raised before a protocol's own handler runs (an invalid token, found by
+        # the identity dependency) are still answered in that protocol's form.
+        path = request.url.path
+        if path.startswith(_PLAIN_TEXT_PREFIXES):
+            return PlainTextResponse(f"Error: {exc.message}", status_code=exc.status_code)
+        if path.startswith("/tap"):
+            from datalab.formats.results import votable_error_document
+
+            return Response(
+                votable_error_document(exc.message),
+                status_code=exc.status_code,
+                media_type="application/x-votable+xml",
+            )
         return JSONResponse(
             error_envelope(exc.code, exc.message, exc.detail), status_code=exc.status_code
         )
