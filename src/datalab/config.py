@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         description="Seconds over which failed logins are counted, and that a locked user "
         "name or client waits from its oldest counted failure.",
     )
+    auth_self_registration: bool = Field(
+        default=False,
+        title="Self-registration",
+        description="Let anyone create an account (POST /auth/register); off by default, "
+        "when only the operator adds users (datalab user add).",
+    )
 
     def paths(self) -> DataPaths:
         return DataPaths(self.home)

@@ -129,3 +129,42 @@ def test_basic_is_rate_limited(client: TestClient) -> None:
         refused(client, Authorization=basic("alice", "wrong password"))
     message = refused(client, 429, Authorization=basic("alice", PASSWORD))
     assert "too many failed logins" in message
+
+
+def test_self_registration_is_off_unless_the_site_allows_it(tmp_path) -> None:
+    """Through the real server: 403 by default; with the switch on, an account and a
+    token, and the usual name and password rules."""
+    import shutil
+
+    import httpx
+
+    from tests.conftest import start_server, stop_server
+
+    for allowed in (False, True):
+        home = tmp_path / f"home-{allowed}"
+        home.mkdir()
+        from datalab.catalog.setup import prepare_catalog
+
+        prepare_catalog(home / "catalog.duckdb", demo=False, mock_rows=0)
+        server = start_server(home, env={"DATALAB_DEMO": "false",
+                                         "DATALAB_AUTH_SELF_REGISTRATION": str(allowed).lower()})
+        try:
+            answer = httpx.post(f"{server.url}/auth/register", timeout=30,
+                                data={"username": "newuser", "password": "Pleiades-45-stars"})
+            if not allowed:
+                assert answer.status_code == 403 and "operator" in answer.text
+                continue
+            assert answer.status_code == 201, answer.text
+            assert answer.text.startswith("newuser.1001.1001.$1$")
+            again = httpx.post(f"{server.url}/auth/register", timeout=30,
+                               data={"username": "newuser", "password": "Pleiades-45-stars"})
+            assert again.status_code == 409
+            weak = httpx.post(f"{server.url}/auth/register", timeout=30,
+                              data={"username": "other", "password": "x"})
+            assert weak.status_code == 400 and weak.text.startswith("Error:")
+            bad = httpx.post(f"{server.url}/auth/register", timeout=30,
+                             data={"username": "../etc", "password": "Pleiades-45-stars"})
+            assert bad.status_code == 400
+        finally:
+            stop_server(server)
+        shutil.rmtree(home, ignore_errors=True)

@@ -7,6 +7,7 @@ password travels in the ``X-DL-Password`` header (``/login``).
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
@@ -50,6 +51,25 @@ def login(request: Request, username: str = "", svc: Services = Depends(services
     except DataLabError as exc:
         return text(f"Error: {exc.message}", exc.status_code)
     return text(token)
+
+
+@router.post("/register", summary="Create an account, where the site allows it")
+async def register(request: Request, svc: Services = Depends(services)) -> Response:
+    """Self-registration (setting ``auth_self_registration``): form fields ``username``
+    and ``password``; answers with a token for the new account. Attempts count against
+    the client's login limit, so the endpoint cannot be used to probe names quickly."""
+    if not svc.settings.auth_self_registration:
+        return text("Error: this site does not allow self-registration; ask its operator", 403)
+    form = await request.form()
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    try:
+        await anyio.to_thread.run_sync(_accounts(svc).add_user, username, password)
+        token = await anyio.to_thread.run_sync(
+            lambda: _accounts(svc).login(username, password, client=client_of(request))
+        )
+    except DataLabError as exc:
+        return text(f"Error: {exc.message}", exc.status_code)
+    return text(token, 201)
 
 
 @router.get("/logout", summary="Revoke a token")
