@@ -162,6 +162,15 @@ class Settings(BaseSettings):
         "when only the operator adds users (datalab user add).",
     )
 
+    storage_quota: int = Field(
+        default=10_000_000_000,
+        ge=0,
+        title="Storage quota",
+        description="Bytes each user's files in vos:// storage may take in all "
+        "(default 10 GB); 0 for no limit. An upload that would pass it is refused and "
+        "the previous version of the file is kept.",
+    )
+
     def paths(self) -> DataPaths:
         return DataPaths(self.home)
 

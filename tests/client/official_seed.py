@@ -5,7 +5,9 @@ environment: python official_seed.py URL USER PASSWORD. Prints one line per chec
 the test compares them.
 """
 
+import os
 import sys
+import tempfile
 
 url, user, password = sys.argv[1:4]
 
@@ -36,5 +38,23 @@ print("status", qc.status(token, jobid))
 print("results", qc.results(token, jobid).split())
 print("drop", qc.mydb_drop(token, "gaia_test"))
 print("list", qc.mydb_list(token).split())
+# Files: put/get/ls/rm of a small file, and a query result stored in vos:// read back.
+scratch = tempfile.mkdtemp()
+local = os.path.join(scratch, "seed.txt")
+with open(local, "w") as fh:
+    fh.write("seed file\n")
+print("sc_alive", sc.isAlive(f"{url}/storage"))
+print("sc_put", sc.put(token, local, "vos://", verbose=False))
+print("sc_ls", sc.ls(token, "vos://"))
+print("sc_get", sc.get(token, "vos://seed.txt").strip())
+back = os.path.join(scratch, "back.txt")
+print("sc_getfile", sc.get(token, "vos://seed.txt", back, verbose=False), open(back).read().strip())
+print("sc_rm", sc.rm(token, "vos://seed.txt"))
+print("sc_after", sc.ls(token, "vos://"))
+print("vos_save", qc.query(token, sql="select hip, ra from hipparcos.hip2 order by hip limit 3",
+                           fmt="csv", out="vos://foo2.csv"))
+print("vos_ls", sc.ls(token, name="vos://foo2.csv"))
+print("vos_back", sc.get(token, "vos://foo2.csv").strip().replace("\n", "|"))
+print("vos_rm", sc.rm(token, "vos://foo2.csv"))
 print("logout", ac.logout(token))
 print("after logout", ac.isValidToken(token))

@@ -66,3 +66,14 @@ def test_seed_examples_with_the_official_client(site: Site, tmp_path: Path) -> N
     assert report["drop"] == "OK"
     assert report["logout"] == "OK" and report["after"] == "logout False"
     assert "gaia_test" not in report["list"]
+    assert report["sc_alive"] == "True"
+    assert report["sc_put"] == "['OK']"
+    assert "seed.txt" in report["sc_ls"].split(",")
+    assert report["sc_get"] == "seed file"
+    assert report["sc_getfile"] == "['OK'] seed file"
+    assert report["sc_rm"] == "OK"
+    assert "seed.txt" not in report["sc_after"].split(",")
+    assert report["vos_save"] == "OK"
+    assert report["vos_ls"] == "foo2.csv"
+    assert report["vos_back"] == report["csv"]
+    assert report["vos_rm"] == "OK"

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from datalab.cli.seed import SeedCommand
-from datalab.client import authClient, queryClient
+from datalab.client import authClient, queryClient, storeClient
 from datalab.client._config import SERVICES, read_conf, service_url, write_conf
 from datalab.client._convert import BINARY_FORMATS
 from datalab.client._http import ClientError
@@ -51,6 +51,7 @@ def _url_option(func: F) -> F:
             base = value.strip().rstrip("/")
             authClient.set_svc_url(f"{base}/auth")
             queryClient.set_svc_url(f"{base}/query")
+            storeClient.set_svc_url(f"{base}/storage")
         return value
 
     return click.option(
@@ -324,9 +325,113 @@ def svc_urls() -> None:
         click.echo(f"{service:<8} {service_url(service)}")
 
 
+# -- files (vos://) ---------------------------------------------------------------------
+
+_VERBOSE = click.option("--verbose", type=click.BOOL, default=True, show_default=True,
+                        help="false: print no progress lines.")
+
+
+@_command("put")
+@click.option("--fr", required=True, help="A local file, a pattern (*.csv) or a folder.")
+@click.option("--to", default="vos://", show_default=True,
+              help="vos://name, or a vos:// folder to put the files in.")
+@_VERBOSE
+def put(fr: str, to: str, verbose: bool) -> None:
+    """Upload local files into your file space, printing (1 / 1) file -> vos://name."""
+    storeClient.put(None, fr=fr, to=to, verbose=verbose)
+
+
+@_command("get")
+@click.option("--fr", required=True,
+              help="vos://name, a pattern (vos://dir/*.fits) or a folder (vos://dir/).")
+@click.option("--to", default="./", show_default=True,
+              help="A local file name, or a folder for the file(s).")
+@_VERBOSE
+def get(fr: str, to: str, verbose: bool) -> None:
+    """Download files; a cut download resumes when you run the same get again."""
+    storeClient.get(None, fr=fr, to=to, verbose=verbose)
+
+
+@_command("ls")
+@click.option("--name", default="vos://", show_default=True, help="The folder (or file) to list.")
+@click.option("--format", "format_", default="csv", show_default=True,
+              type=click.Choice(["csv", "ascii", "long", "raw"], case_sensitive=False),
+              help="csv: names separated by commas; ascii: one a line; long: with size and "
+              "time; raw: JSON.")
+def ls(name: str, format_: str) -> None:
+    """List a folder of your file space."""
+    _echo_result(storeClient.ls(None, name=name, format=format_.lower()))
+
+
+@_command("stat")
+@click.option("--name", required=True, help="The file or folder.")
+def stat(name: str) -> None:
+    """Print a file's type, size, MD5, time, link target and tags (JSON)."""
+    import json
+
+    found = storeClient.stat(None, name)
+    if not found:
+        raise click.ClickException(f"no file or folder {name}")
+    click.echo(json.dumps(found, indent=2))
+
+
+@_command("rm")
+@click.option("--name", required=True, help="The file, or a pattern (vos://dir/*.csv).")
+def rm(name: str) -> None:
+    """Delete files."""
+    storeClient.rm(None, name=name)
+
+
+@_command("mkdir")
+@click.option("--name", required=True, help="The folder to create.")
+def mkdir(name: str) -> None:
+    """Create a folder."""
+    storeClient.mkdir(None, name=name)
+
+
+@_command("rmdir")
+@click.option("--name", required=True, help="The (empty) folder to delete.")
+def rmdir(name: str) -> None:
+    """Delete an empty folder."""
+    storeClient.rmdir(None, name=name)
+
+
+@_command("mv")
+@click.option("--fr", required=True, help="The file or folder (or a pattern) to move.")
+@click.option("--to", required=True, help="Its new name, or a folder to move it into.")
+def mv(fr: str, to: str) -> None:
+    """Move or rename files and folders."""
+    storeClient.mv(None, fr=fr, to=to)
+
+
+@_command("cp")
+@click.option("--fr", required=True, help="The file or folder (or a pattern) to copy.")
+@click.option("--to", required=True, help="The copy's name, or a folder to copy it into.")
+def cp(fr: str, to: str) -> None:
+    """Copy files and folders."""
+    storeClient.cp(None, fr=fr, to=to)
+
+
+@_command("ln")
+@click.option("--fr", required=True, help="The link to create.")
+@click.option("--to", required=True, help="What it points to.")
+def ln(fr: str, to: str) -> None:
+    """Make a link (fr) to a file or folder (to)."""
+    storeClient.ln(None, fr=fr, target=to)
+
+
+@_command("tag")
+@click.option("--name", required=True, help="The file or folder.")
+@click.option("--tag", required=True, help="The tag (empty: remove it).")
+def tag(name: str, tag: str) -> None:
+    """Tag a file or folder."""
+    storeClient.tag(None, name=name, tag=tag)
+
+
 COMMANDS: tuple[click.Command, ...] = (
     login, logout, whoami, query, status, results, wait, abort, jobs,
     mydb_list, mydb_create, mydb_import, mydb_drop, mydb_truncate, mydb_rename, mydb_copy,
     mydb_index, schema, services, svc_urls,
+    put, get, ls, stat, rm, mkdir, rmdir, mv, cp, ln, tag,
 )
 """Every user command, for ``datalab.cli.main`` to register."""

@@ -22,8 +22,10 @@ from datalab.accounts import AccountStore
 from datalab.accounts.web import authenticators
 from datalab.jobs.kinds.dl_query import make_dl_query_kind
 from datalab.jobs.kinds.tap_query import make_tap_query_kind
+from datalab.jobs.kinds.vospace_transfer import make_vospace_transfer_kind
 from datalab.mydb import MyDB
-from datalab.web import dl_auth, dl_query, health, landing, tap
+from datalab.storage import Storage
+from datalab.web import dl_auth, dl_query, dl_storage, health, landing, tap, vospace
 from datalab.web.context import Services
 from datalab.web.errors import install_error_handlers
 
@@ -67,7 +69,9 @@ def _open_services(settings: Settings) -> Services:
             lambda owner: svc.visible_for(owner),
             lambda *args: svc.save_to_mydb(*args),
             settings,
+            lambda user, path, chunks: svc.storage.write(user, path, chunks),
         ),
+        "vospace": make_vospace_transfer_kind(lambda: svc.storage, settings),
     }
     runner = JobRunner(store, kinds, limits)
     svc = Services(
@@ -82,6 +86,11 @@ def _open_services(settings: Settings) -> Services:
             lockout=timedelta(seconds=settings.auth_lockout),
         ),
         mydb=MyDB(engine),
+        storage=Storage(
+            paths.storage,
+            f"sqlite:///{paths.state}",
+            quota_bytes=settings.storage_quota or None,
+        ),
         schemas=engine.schemas(),
         tables=tables,
     )
@@ -115,4 +124,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tap.router)
     app.include_router(dl_auth.router)
     app.include_router(dl_query.router)
+    app.include_router(dl_storage.router)
+    app.include_router(vospace.router)
     return app

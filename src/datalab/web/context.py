@@ -15,6 +15,7 @@ from datalab.errors import PermissionDeniedError, TransientError
 from datalab.jobs import JobRunner, JobStore
 from datalab.mydb import MyDB
 from datalab.query.visible import Visible
+from datalab.storage import Storage
 
 __all__ = ["Services", "services"]
 
@@ -32,6 +33,7 @@ class Services:
     runner: JobRunner
     accounts: AccountStore
     mydb: MyDB
+    storage: Storage
     schemas: list[SchemaInfo] = field(default_factory=list)
     tables: list[TableInfo] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -56,6 +58,7 @@ class Services:
             self.runner.stop()
         finally:
             self.jobs.close()
+            self.storage.close()
             self.engine.close()
 
 

@@ -18,11 +18,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 
 from datalab.errors import DataLabError, NotFoundError, PermissionDeniedError, UsageError
-from datalab.formats.results import ResultInfo, encode_result
+from datalab.formats.results import ResultFormat, ResultInfo, encode_result
 from datalab.jobs import Job, Phase
+from datalab.jobs.kinds.dl_query import save_to_vos, vos_output
 from datalab.query.dlquery import DataLabQuery, compile_query, parse_query_parameters, start
 from datalab.query.visible import result_fields
 from datalab.web.context import Services, services
+from datalab.web.dl_storage import vos_path, xfer_file
 from datalab.web.identity import Identity, identity
 from datalab.web.tap_params import read_parameters
 
@@ -79,6 +81,11 @@ async def query(
     parsed = parse_query_parameters(params.values)
     if parsed.out is not None and parsed.out.startswith("mydb://"):
         _user(who)
+    vos = None
+    if parsed.out is not None and parsed.out.startswith("vos://"):
+        if who.user is None:
+            raise PermissionDeniedError("log in first: vos:// files belong to a user")
+        vos = vos_output(parsed.out, params.get("ofmt"), parsed.format)
     if (params.get("async") or "").strip().lower() == "true":
         values = {k: v for k, v in params.values.items() if k in (
             "sql", "adql", "ofmt", "out", "drop")}
@@ -86,19 +93,24 @@ async def query(
         svc.runner.run(job.job_id)
         return text(job.job_id)
     timeout = _timeout(request, svc)
-    return await anyio.to_thread.run_sync(_sync, svc, who, parsed, timeout)
+    return await anyio.to_thread.run_sync(_sync, svc, who, parsed, timeout, vos)
 
 
-def _sync(svc: Services, who: Identity, parsed: DataLabQuery, timeout: float) -> Response:
+def _sync(
+    svc: Services, who: Identity, parsed: DataLabQuery, timeout: float,
+    vos: tuple[str, ResultFormat] | None,
+) -> Response:
     translation = compile_query(parsed, svc.visible_for(who.user))
     result = start(translation, svc.engine, timeout=timeout, max_rows=svc.settings.tap_hard_maxrec)
     fields = result_fields(translation.columns)
     if parsed.out is not None:
         with result:
-            if not parsed.out.startswith("mydb://"):
-                raise UsageError("vos:// outputs need the storage service, which this server "
-                                 "does not offer yet; save to mydb:// or fetch the rows")
-            svc.save_to_mydb(who.user, parsed.out, result, fields, parsed.replace)
+            if vos is not None:
+                storage = svc.storage
+                save_to_vos(storage.write, who.user, vos[0], vos[1], result, fields,
+                            parsed.text, svc.settings.paths().tmp)
+            else:
+                svc.save_to_mydb(who.user, parsed.out, result, fields, parsed.replace)
         return text("OK")
 
     def body() -> Iterator[bytes]:
@@ -275,26 +287,52 @@ async def import_file(
     params = await read_parameters(request)
     try:
         table = params.get("table") or ""
+        append = (params.get("append") or "").lower() == "true"
+        replace = (params.get("drop") or "").lower() == "true"
         upload = next(iter(params.files.values()), None)
+        filename = (params.get("filename") or "").strip()
+        if upload is None and filename:
+            # A file sent earlier to /storage/xfer, or one of the user's vos:// files.
+            if filename.startswith("vos://"):
+                storage = svc.storage
+                path = await anyio.to_thread.run_sync(
+                    storage.local_file, user, vos_path(filename))
+                staged = None
+            else:
+                path = staged = xfer_file(svc.settings, user, filename)
+                if not path.is_file():
+                    raise NotFoundError(f"no uploaded file {filename!r}: send it to "
+                                        "/storage/xfer first")
+            try:
+                await _load_table(svc, user, table, path, append=append, replace=replace)
+            finally:
+                if staged is not None:
+                    staged.unlink(missing_ok=True)
+            return text("OK")
         if upload is None:
-            raise UsageError("send the table as a file part of a multipart request")
+            raise UsageError("send the table as a file part of a multipart request, or name "
+                             "it: filename=<a file sent to /storage/xfer> or vos://path")
         suffix = Path(upload.filename or "upload").suffix.lower()[:10]
         with tempfile.TemporaryDirectory(dir=svc.settings.paths().tmp) as scratch:
             path = Path(scratch) / f"import{suffix}"
             from datalab.query.uploads import save_part
 
             await anyio.to_thread.run_sync(save_part, upload.file, path, svc.settings.tap_upload_limit)
-            append = (params.get("append") or "").lower() == "true"
-            replace = (params.get("drop") or "").lower() == "true"
-            if append:
-                await anyio.to_thread.run_sync(svc.mydb.insert, user, table, path)
-            else:
-                await anyio.to_thread.run_sync(
-                    functools.partial(svc.mydb.import_table, user, table, path, replace=replace)
-                )
+            await _load_table(svc, user, table, path, append=append, replace=replace)
     finally:
         await params.close()
     return text("OK")
+
+
+async def _load_table(
+    svc: Services, user: str, table: str, path: Path, *, append: bool, replace: bool
+) -> None:
+    if append:
+        await anyio.to_thread.run_sync(svc.mydb.insert, user, table, path)
+    else:
+        await anyio.to_thread.run_sync(
+            functools.partial(svc.mydb.import_table, user, table, path, replace=replace)
+        )
 
 
 # -- discovery -----------------------------------------------------------------------------
