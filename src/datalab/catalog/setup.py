@@ -9,6 +9,7 @@ import duckdb
 from datalab.catalog import metadata as md
 from datalab.catalog.connection import connect, scalar
 from datalab.catalog.demo import Progress, load_demo
+from datalab.catalog.engine import Engine
 from datalab.catalog.store import CatalogStore
 
 __all__ = ["catalog_is_empty", "prepare_catalog"]
@@ -41,11 +42,16 @@ def prepare_catalog(
     threads: int | None = None,
     temp_dir: Path | None = None,
     progress: Progress | None = None,
+    images_dir: Path | None = None,
 ) -> bool:
     """Create the catalog if missing and load the demo into an empty one.
 
     Returns True when the demo was loaded. A catalog that already has tables is left
     untouched, so a data center's own catalog is never overwritten by the demo.
+
+    With ``images_dir``, the demo also gets its simulated images: drawn from the
+    catalogs just loaded into ``images_dir`` and indexed as ``ivoa.obscore``. Only on
+    this first start, so a data center's images are never joined by simulated ones.
     """
     empty = catalog_is_empty(path)
     if not empty:
@@ -57,4 +63,31 @@ def prepare_catalog(
         if demo:
             load_demo(store, mock_rows=mock_rows, progress=progress)
             store.con.execute("CHECKPOINT")
+    if demo and images_dir is not None:
+        _prepare_demo_images(path, images_dir, threads=threads, progress=progress)
     return demo
+
+
+def _prepare_demo_images(
+    path: Path, images_dir: Path, *, threads: int | None, progress: Progress | None
+) -> None:
+    """Draw and index the demo images, unless the catalog already has an image index.
+
+    The catalog is closed for writing while the images are drawn: the engine reads it
+    read-only, and DuckDB allows one configuration per file in a process.
+    """
+    from datalab.images import OBSCORE_TABLE, ingest_images, make_demo_images
+
+    engine = Engine(path, threads=threads)
+    try:
+        schema, name = OBSCORE_TABLE.split(".")
+        if any(t.schema == schema and t.name == name for t in engine.tables()):
+            return
+        if progress is not None:
+            progress(OBSCORE_TABLE, 0)
+        written = make_demo_images(engine, images_dir)
+    finally:
+        engine.close()
+    report = ingest_images(written, path, images_dir)
+    if progress is not None:
+        progress(OBSCORE_TABLE, report.indexed)

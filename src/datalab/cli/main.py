@@ -13,6 +13,7 @@ import click
 from datalab import __version__
 from datalab.cli.adql import adql
 from datalab.cli.dl import COMMANDS as DATALAB_USER_COMMANDS
+from datalab.cli.images import images
 from datalab.cli.seed import SeedGroup
 from datalab.cli.user import user
 from datalab.config import Settings, load_settings
@@ -73,6 +74,7 @@ def _prepare(settings: Settings) -> None:
         threads=settings.engine_threads,
         temp_dir=paths.tmp,
         progress=progress,
+        images_dir=paths.images,
     )
     progress.finish()
 
@@ -281,6 +283,7 @@ def mock(
 
 
 cli.add_command(adql)
+cli.add_command(images)
 cli.add_command(user)
 for _command in DATALAB_USER_COMMANDS:
     cli.add_command(_command)

@@ -25,7 +25,19 @@ from datalab.jobs.kinds.tap_query import make_tap_query_kind
 from datalab.jobs.kinds.vospace_transfer import make_vospace_transfer_kind
 from datalab.mydb import MyDB
 from datalab.storage import Storage
-from datalab.web import dl_auth, dl_query, dl_storage, health, landing, tap, vospace
+from datalab.images import ImageIndex
+from datalab.web import (
+    datalink,
+    dl_auth,
+    dl_query,
+    dl_storage,
+    health,
+    landing,
+    sia,
+    soda,
+    tap,
+    vospace,
+)
 from datalab.web.context import Services
 from datalab.web.errors import install_error_handlers
 
@@ -44,6 +56,7 @@ def _open_services(settings: Settings) -> Services:
         memory_limit=settings.engine_memory_limit,
         threads=settings.engine_threads,
         temp_dir=paths.tmp,
+        images_dir=paths.images,
     )
     engine = Engine(
         paths.catalog,
@@ -91,6 +104,7 @@ def _open_services(settings: Settings) -> Services:
             f"sqlite:///{paths.state}",
             quota_bytes=settings.storage_quota or None,
         ),
+        images=ImageIndex.from_engine(engine, paths.images),
         schemas=engine.schemas(),
         tables=tables,
     )
@@ -126,4 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dl_query.router)
     app.include_router(dl_storage.router)
     app.include_router(vospace.router)
+    app.include_router(sia.router)
+    app.include_router(soda.router)
+    app.include_router(datalink.router)
     return app

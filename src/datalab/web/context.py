@@ -12,6 +12,7 @@ from datalab.catalog import Engine
 from datalab.catalog.metadata import SchemaInfo, TableInfo
 from datalab.config import Settings
 from datalab.errors import PermissionDeniedError, TransientError
+from datalab.images import ImageIndex
 from datalab.jobs import JobRunner, JobStore
 from datalab.mydb import MyDB
 from datalab.query.visible import Visible
@@ -34,6 +35,7 @@ class Services:
     accounts: AccountStore
     mydb: MyDB
     storage: Storage
+    images: ImageIndex
     schemas: list[SchemaInfo] = field(default_factory=list)
     tables: list[TableInfo] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
