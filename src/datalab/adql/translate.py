@@ -56,15 +56,34 @@ class TableCatalog:
 
     ``physical`` maps an ADQL name (``schema.table``) to the name the engine knows it
     by, for tables that live elsewhere (a user's myDB, an upload).
+
+    ``prefixes`` maps a stored column, ``(schema, table, column)``, to a string this
+    request serves in front of its values: wherever a query reads that column (its
+    output, conditions, functions, subqueries and CTEs passing it on) the engine
+    computes ``prefix || column`` instead. ``ivoa.obscore.access_url`` stores
+    server-relative paths and is served as absolute URLs this way, with the base URL
+    of the request. The column's metadata is unchanged.
     """
 
     def __init__(
-        self, tables: Iterable[TableInfo], physical: Mapping[str, tuple[str, ...]] | None = None
+        self,
+        tables: Iterable[TableInfo],
+        physical: Mapping[str, tuple[str, ...]] | None = None,
+        prefixes: Mapping[tuple[str, str, str], str] | None = None,
     ) -> None:
         self._tables: dict[str, TableInfo] = {}
         for table in tables:
             self._tables[f"{table.schema}.{table.name}"] = table
         self._physical = dict(physical or {})
+        self._prefixes = dict(prefixes or {})
+
+    def prefix(self, table: TableInfo, column: str) -> str | None:
+        """The string served in front of this column's values, if any."""
+        return self._prefixes.get((table.schema, table.name, column))
+
+    @property
+    def has_prefixes(self) -> bool:
+        return bool(self._prefixes)
 
     def find(self, schema: str | None, name: str) -> list[TableInfo]:
         if schema is not None:
@@ -99,6 +118,7 @@ def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
     _annotate_sources(tree, used)
     _name_outputs(tree)
     columns = tuple(_result_columns(tree))
+    _apply_prefixes(tree, used, catalog)
     table = functions.ADQL_FUNCTIONS if parsed.language == "ADQL" else functions.SQL_FUNCTIONS
     tree = rewrite_positional_joins(tree)
     lowered = Lowerer(table).lower(tree)
@@ -249,6 +269,56 @@ def _annotate_sources(tree: exp.Expr, used: dict[int, TableInfo]) -> None:
                 match = next((c for c in info.columns if c.name == column.name), None)
                 if match is not None:
                     column.meta[SOURCE_META] = (column.table, info, match)
+
+
+def _apply_prefixes(tree: exp.Expr, used: dict[int, TableInfo], catalog: TableCatalog) -> None:
+    """Replace each reference to a prefixed catalog column by ``'prefix' || column``.
+
+    Only references whose source is the catalog table itself are replaced, so a
+    subquery or CTE passing the column on serves the prefixed value once, and the
+    queries around it read that. Correlated references (a subquery reading a column
+    of an enclosing query's table) are resolved through the enclosing scopes.
+    """
+    if not catalog.has_prefixes:
+        return
+    targets: list[tuple[exp.Column, str]] = []
+    for scope in traverse_scope(tree):
+        for column in scope.columns:
+            source = column.meta.get(SOURCE_META)
+            info: TableInfo | None = source[1] if source is not None else None
+            if info is None:
+                info = _enclosing_table(scope, column, used)
+            if info is None:
+                continue
+            prefix = catalog.prefix(info, column.name)
+            if prefix is not None:
+                targets.append((column, prefix))
+    seen: set[int] = set()
+    for column, prefix in targets:
+        if id(column) in seen:
+            continue
+        seen.add(id(column))
+        concat = exp.DPipe(this=exp.Literal.string(prefix), expression=column.copy())
+        column.replace(exp.Paren(this=concat))
+
+
+def _enclosing_table(
+    scope: Scope, column: exp.Column, used: dict[int, TableInfo]
+) -> TableInfo | None:
+    """The catalog table an outer reference of a correlated subquery reads, if any."""
+    if not column.table or column.table in scope.sources:
+        return None
+    outer = scope.parent
+    while outer is not None:
+        source = outer.sources.get(column.table)
+        if source is not None:
+            if isinstance(source, exp.Table) and id(source) in used:
+                info = used[id(source)]
+                if any(c.name == column.name for c in info.columns):
+                    return info
+            return None
+        outer = outer.parent
+    return None
 
 
 def _outer_select(tree: exp.Expr) -> exp.Select:

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from datalab.adql import TableCatalog
 from datalab.catalog.metadata import TableInfo
 from datalab.formats import FieldMeta
+from datalab.images.records import OBSCORE_TABLE
 
-__all__ = ["Visible", "result_fields"]
+__all__ = ["SERVER_RELATIVE_URLS", "Visible", "result_fields"]
+
+_OBSCORE_SCHEMA, _OBSCORE_NAME = OBSCORE_TABLE.split(".")
+
+SERVER_RELATIVE_URLS: tuple[tuple[str, str, str], ...] = (
+    (_OBSCORE_SCHEMA, _OBSCORE_NAME, "access_url"),
+)
+"""Columns that store server-relative paths (``/images/<id>``), served as absolute URLs.
+
+The server's public address is not known when the tables are written, so each request
+puts its base URL in front of them (:meth:`Visible.served_at`).
+"""
 
 
 @dataclass(frozen=True)
@@ -22,14 +34,27 @@ class Visible:
 
     tables: tuple[TableInfo, ...]
     physical: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # (schema, table, column) -> the string the engine puts in front of its values
+    # (TableCatalog's ``prefixes``).
+    prefixes: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
     def plus(
         self, tables: Iterable[TableInfo], physical: Mapping[str, tuple[str, ...]]
     ) -> Visible:
-        return Visible((*self.tables, *tables), {**self.physical, **physical})
+        return Visible((*self.tables, *tables), {**self.physical, **physical}, self.prefixes)
+
+    def served_at(self, base_url: str | None) -> Visible:
+        """These tables as a request to ``base_url`` sees them: the columns of
+        :data:`SERVER_RELATIVE_URLS` become absolute URLs under it (unchanged without one)."""
+        if not base_url:
+            return self
+        base = base_url.rstrip("/")
+        return replace(
+            self, prefixes={**self.prefixes, **{key: base for key in SERVER_RELATIVE_URLS}}
+        )
 
     def catalog(self) -> TableCatalog:
-        return TableCatalog(self.tables, physical=self.physical)
+        return TableCatalog(self.tables, physical=self.physical, prefixes=self.prefixes)
 
 
 def result_fields(columns) -> list[FieldMeta]:  # type: ignore[no-untyped-def]

@@ -40,10 +40,14 @@ class Services:
     tables: list[TableInfo] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def visible_for(self, user: str | None) -> Visible:
+    def visible_for(self, user: str | None, base_url: str | None = None) -> Visible:
         """The tables this user may query: the public catalogs, and a logged-in user's
-        own myDB tables as ``mydb.<name>``."""
-        visible = Visible(tuple(self.tables))
+        own myDB tables as ``mydb.<name>``.
+
+        ``base_url`` is the server's address as the request reached it (the configured
+        ``base_url`` when set): the columns holding server-relative paths, such as
+        ``ivoa.obscore.access_url``, are served as absolute URLs under it."""
+        visible = Visible(tuple(self.tables)).served_at(base_url)
         if user is None:
             return visible
         tables, physical = self.mydb.tables_for(user)

@@ -21,6 +21,7 @@ from datalab.errors import DataLabError, NotFoundError, PermissionDeniedError, U
 from datalab.formats.results import ResultFormat, ResultInfo, encode_result
 from datalab.jobs import Job, Phase
 from datalab.jobs.kinds.dl_query import save_to_vos, vos_output
+from datalab.jobs.kinds.tap_query import BASE_URL_PARAMETER
 from datalab.query.dlquery import DataLabQuery, compile_query, parse_query_parameters, start
 from datalab.query.visible import result_fields
 from datalab.web.context import Services, services
@@ -89,18 +90,25 @@ async def query(
     if (params.get("async") or "").strip().lower() == "true":
         values = {k: v for k, v in params.values.items() if k in (
             "sql", "adql", "ofmt", "out", "drop")}
+        values[BASE_URL_PARAMETER] = _base_url(request, svc)
         job = svc.jobs.create("dlquery", who.user, values)
         svc.runner.run(job.job_id)
         return text(job.job_id)
     timeout = _timeout(request, svc)
-    return await anyio.to_thread.run_sync(_sync, svc, who, parsed, timeout, vos)
+    return await anyio.to_thread.run_sync(
+        _sync, svc, who, parsed, timeout, vos, _base_url(request, svc)
+    )
+
+
+def _base_url(request: Request, svc: Services) -> str:
+    return (svc.settings.base_url or str(request.base_url)).rstrip("/")
 
 
 def _sync(
     svc: Services, who: Identity, parsed: DataLabQuery, timeout: float,
-    vos: tuple[str, ResultFormat] | None,
+    vos: tuple[str, ResultFormat] | None, base_url: str,
 ) -> Response:
-    translation = compile_query(parsed, svc.visible_for(who.user))
+    translation = compile_query(parsed, svc.visible_for(who.user, base_url))
     result = start(translation, svc.engine, timeout=timeout, max_rows=svc.settings.tap_hard_maxrec)
     fields = result_fields(translation.columns)
     if parsed.out is not None:

@@ -35,7 +35,7 @@ from datalab.formats.results import (
     votable_error_document,
 )
 from datalab.jobs import Job, Phase
-from datalab.jobs.kinds.tap_query import UPLOAD_DIR
+from datalab.jobs.kinds.tap_query import BASE_URL_PARAMETER, UPLOAD_DIR
 from datalab.query.tap import TapQuery, parse_tap_parameters, prepare, start
 from datalab.query.uploads import UploadSpec, fetch_url, parse_upload, save_part
 from datalab.web import uws_xml, vosi
@@ -126,7 +126,9 @@ async def sync_query(
         if tap.uploads:
             upload_dir = Path(tempfile.mkdtemp(prefix="upload-", dir=svc.settings.paths().tmp))
             await _save_uploads(tap.uploads, params, upload_dir, svc)
-        prepared, result = await anyio.to_thread.run_sync(_start_sync, svc, who, tap, upload_dir)
+        prepared, result = await anyio.to_thread.run_sync(
+            _start_sync, svc, who, tap, upload_dir, _base_url(request, svc)
+        )
     except DataLabError as exc:
         _remove(upload_dir)
         return _query_error(exc, query_text)
@@ -154,8 +156,10 @@ async def sync_query(
     return StreamingResponse(body(), media_type=tap.format.mime_type)
 
 
-def _start_sync(svc: Services, who: Identity, tap: TapQuery, upload_dir: Path | None):  # type: ignore[no-untyped-def]
-    prepared = prepare(tap, svc.visible_for(who.user), upload_dir)
+def _start_sync(  # type: ignore[no-untyped-def]
+    svc: Services, who: Identity, tap: TapQuery, upload_dir: Path | None, base_url: str
+):
+    prepared = prepare(tap, svc.visible_for(who.user, base_url), upload_dir)
     limit = svc.settings.tap_sync_timeout
     try:
         result = start(prepared, svc.engine, timeout=limit)
@@ -215,6 +219,9 @@ async def create_job(
     params = await read_parameters(request)
     try:
         values = {k: v for k, v in params.values.items() if k not in _CONTROL}
+        # The address the job was created through, for the absolute URLs its result
+        # serves (BASE_URL_PARAMETER: reserved, not shown; the client cannot set it).
+        values[BASE_URL_PARAMETER] = _base_url(request, svc)
         duration = _duration(params.get("executionduration"))
         when = params.get("destruction")
         destruction = _parse_time(when) if when else None
@@ -313,7 +320,9 @@ async def post_job(
         if (params.get("action") or "").strip().upper() == "DELETE":
             svc.runner.delete(job_id)
             return RedirectResponse(f"{_base_url(request, svc)}/tap/async", status_code=303)
-        updates = {k: v for k, v in params.values.items() if k not in _CONTROL}
+        updates = {
+            k: v for k, v in params.values.items() if k not in _CONTROL and not k.startswith("_")
+        }
         if updates:
             svc.jobs.update_parameters(job_id, updates)
             specs = parse_upload(updates.get("upload"))

@@ -108,6 +108,8 @@ def job_list_document(jobs: Sequence[Job], list_url: str) -> bytes:
 def _parameters(parent: ET.Element | None, job: Job) -> ET.Element:
     node = element(parent, _u("parameters"))
     for name, value in job.parameters.items():
+        if name.startswith("_"):
+            continue  # reserved for the server (the job's base URL), not the client's
         element(node, _u("parameter"), value, {"id": name})
     return node
 

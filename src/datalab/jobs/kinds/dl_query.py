@@ -13,6 +13,7 @@ from datalab.errors import PermissionDeniedError
 from datalab.formats.fields import FieldMeta
 from datalab.formats.results import ResultFormat, ResultInfo, encode_result, resolve_format
 from datalab.jobs.context import JobContext, JobKind
+from datalab.jobs.kinds.tap_query import job_base_url
 from datalab.query.dlquery import compile_query, parse_query_parameters, start
 from datalab.query.runner import QueryResult
 from datalab.query.visible import Visible, result_fields
@@ -83,7 +84,8 @@ def make_dl_query_kind(
             if ctx.job.owner is None:
                 raise PermissionDeniedError("log in to save results in your file space "
                                             "(out=vos://…)")
-        translation = compile_query(query, visible_for(ctx.job.owner))
+        visible = visible_for(ctx.job.owner).served_at(job_base_url(ctx.job.parameters, settings))
+        translation = compile_query(query, visible)
         timeout = None if ctx.deadline is None else max(ctx.deadline - time.monotonic(), 0.001)
         with start(translation, engine, timeout=timeout, max_rows=settings.tap_hard_maxrec) as result:
             ctx.on_abort(result.cancel)

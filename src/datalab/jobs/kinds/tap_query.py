@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from datalab.catalog import Engine
 from datalab.config import Settings
@@ -13,10 +13,25 @@ from datalab.jobs.context import JobContext, JobKind
 from datalab.query.tap import parse_tap_parameters, prepare, start
 from datalab.query.visible import Visible
 
-__all__ = ["UPLOAD_DIR", "make_tap_query_kind"]
+__all__ = ["BASE_URL_PARAMETER", "UPLOAD_DIR", "job_base_url", "make_tap_query_kind"]
 
 # Where an async job keeps the tables uploaded with it, inside its directory.
 UPLOAD_DIR = "uploads"
+
+BASE_URL_PARAMETER = "_base_url"
+"""The job parameter holding the server's address as the job was created through.
+
+A job runs outside any request, yet its result serves server-relative columns
+(``ivoa.obscore.access_url``) as absolute URLs, as a synchronous query would. The web
+layer stores the address at creation under this reserved name (parameters starting
+with ``_`` are set by the server only, and the UWS documents do not show them); the
+configured ``base_url``, when set, wins over it (see :func:`job_base_url`).
+"""
+
+
+def job_base_url(parameters: Mapping[str, str], settings: Settings) -> str | None:
+    """The base URL a job's result serves absolute URLs under (None: leave them relative)."""
+    return settings.base_url or parameters.get(BASE_URL_PARAMETER) or None
 
 
 def make_tap_query_kind(
@@ -28,7 +43,8 @@ def make_tap_query_kind(
 
     def run(ctx: JobContext) -> None:
         tap = parse_tap_parameters(ctx.job.parameters, settings)
-        prepared = prepare(tap, visible_for(ctx.job.owner), ctx.directory / UPLOAD_DIR)
+        visible = visible_for(ctx.job.owner).served_at(job_base_url(ctx.job.parameters, settings))
+        prepared = prepare(tap, visible, ctx.directory / UPLOAD_DIR)
         timeout = None if ctx.deadline is None else max(ctx.deadline - time.monotonic(), 0.001)
         with start(prepared, engine, timeout=timeout) as result:
             ctx.on_abort(result.cancel)
