@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         description="URL users reach the server at, if it differs from http://host:port "
         "(e.g. behind a reverse proxy).",
     )
+    ssl_certfile: Path | None = Field(
+        default=None,
+        title="TLS certificate",
+        description="PEM certificate (with any intermediate certificates) to serve HTTPS "
+        "with; set together with ssl_keyfile. Unset serves plain HTTP.",
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None,
+        title="TLS private key",
+        description="Unencrypted PEM private key of ssl_certfile.",
+    )
     demo: bool = Field(
         default=True,
         title="Load demo data",

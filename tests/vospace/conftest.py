@@ -15,6 +15,7 @@ from lxml import etree
 from tests.client.conftest import PASSWORDS, datalab
 from tests.conftest import RunningServer, start_server, stop_server
 from tests.vospace.schema import load_schema
+from tests.web.tls import make_certificate, start_tls_server
 
 AUTHORITY = "datalab.local!vospace"
 
@@ -26,17 +27,41 @@ class Space:
     server: RunningServer
 
 
+def _add_users(home: Path) -> None:
+    for name, password in PASSWORDS.items():
+        secret = home.parent / f"{home.name}-{name}.pw"
+        secret.write_text(password + "\n")
+        datalab("user", "add", name, "--password-file", str(secret), "--data-dir", str(home))
+
+
 @pytest.fixture(scope="session")
 def space(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Space]:
     home = tmp_path_factory.mktemp("vospace-site")
     shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
     server = start_server(home, env={"DATALAB_DEMO": "false"})
     try:
-        for name, password in PASSWORDS.items():
-            secret = home.parent / f"{home.name}-{name}.pw"
-            secret.write_text(password + "\n")
-            datalab("user", "add", name, "--password-file", str(secret), "--data-dir", str(home))
+        _add_users(home)
         yield Space(url=server.url, home=home, server=server)
+    finally:
+        stop_server(server)
+
+
+@dataclass(frozen=True)
+class TlsSpace(Space):
+    cert: Path  # the server's self-signed certificate: the CA clients must trust
+
+
+@pytest.fixture(scope="session")
+def tls_space(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSpace]:
+    """The same site served over HTTPS by `datalab serve` itself, with a self-signed
+    certificate for 127.0.0.1 given through DATALAB_SSL_CERTFILE / DATALAB_SSL_KEYFILE."""
+    cert, key = make_certificate(tmp_path_factory.mktemp("vospace-tls"))
+    home = tmp_path_factory.mktemp("vospace-tls-site")
+    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    server = start_tls_server(home, cert, key, env={"DATALAB_DEMO": "false"}, options=False)
+    try:
+        _add_users(home)
+        yield TlsSpace(url=server.url, home=home, server=server, cert=cert)
     finally:
         stop_server(server)
 

@@ -99,20 +99,102 @@ def cli(config: Path | None) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option("--demo/--no-demo", default=None, help="Load the demo data into an empty catalog.")
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PEM certificate (chain) to serve HTTPS with; needs --ssl-keyfile.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PEM private key of --ssl-certfile (unencrypted).",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, data_dir: Path | None, host: str | None, port: int | None, demo: bool | None
+    ctx: click.Context,
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    demo: bool | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
 ) -> None:
-    """Start the web server, loading the demo data into an empty data directory first."""
+    """Start the web server, loading the demo data into an empty data directory first.
+
+    With --ssl-certfile and --ssl-keyfile it serves HTTPS instead of HTTP.
+    """
     import uvicorn
 
     from datalab.web import create_app
 
-    settings = _settings(ctx, home=data_dir, host=host, port=port, demo=demo)
+    settings = _settings(
+        ctx, home=data_dir, host=host, port=port, demo=demo,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+    )
+    tls = _check_tls(settings.ssl_certfile, settings.ssl_keyfile)
     _prepare(settings)
-    url = settings.base_url or f"http://{settings.host}:{settings.port}/"
+    scheme = "https" if tls else "http"
+    url = settings.base_url or f"{scheme}://{settings.host}:{settings.port}/"
     click.echo(f"Data Lab {__version__}: serving {settings.paths().home} at {url}", err=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    options: dict[str, Any] = {}
+    if tls:
+        options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])}
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", **options
+    )
+
+
+def _check_tls(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:
+    """The certificate and key to serve HTTPS with, checked before anything starts:
+    both or neither, readable, PEM, and the key matching the certificate."""
+    import ssl
+
+    from datalab.errors import UsageError
+
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        given, missing = (
+            ("--ssl-certfile", "--ssl-keyfile") if keyfile is None
+            else ("--ssl-keyfile", "--ssl-certfile")
+        )
+        raise UsageError(
+            f"{given} (setting {given[2:].replace('-', '_')}) needs {missing} as well, "
+            "or neither to serve plain HTTP"
+        )
+    for what, path in (("certificate", certfile), ("key", keyfile)):
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the TLS {what} file {path}: {exc.strerror or exc}"
+            ) from None
+    try:
+        ssl.create_default_context(cafile=str(certfile))
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        raise UsageError(
+            f"the TLS certificate file {certfile} holds no PEM certificate: {exc}"
+        ) from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile, password=_no_password)
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        if reason == "KEY_VALUES_MISMATCH":
+            reason = "the key does not belong to the certificate"
+        raise UsageError(
+            f"cannot serve TLS with {certfile} and {keyfile} (expected a PEM certificate "
+            f"and its unencrypted PEM private key): {reason}"
+        ) from None
+    return certfile.absolute(), keyfile.absolute()
+
+
+def _no_password() -> str:
+    """An encrypted key would otherwise make OpenSSL prompt on the terminal."""
+    raise ValueError("the private key is encrypted")
 
 
 @cli.command()

@@ -603,6 +603,25 @@ async def sync_transfer(request: Request, svc: Services = Depends(services)) -> 
     )
 
 
+@router.get("/files/{path:path}", summary="A node's bytes: a redirect to a signed download URL")
+@_faults
+async def get_file(path: str, request: Request, svc: Services = Depends(services)) -> Response:
+    """The same answer as a pullFromVoSpace in the parameter form with REQUEST=redirect,
+    for the node ``vos://<authority>!vospace/<path>``."""
+    user = _caller(request, svc)
+    space = _space(request, svc)
+    base = _base_url(request, svc)
+    secure = base.startswith("https:")
+    transfer = Transfer(
+        f"vos://{space.authority}!vospace/{path}",
+        PULL_FROM,
+        None,
+        (Protocol(HTTPSGET if secure else HTTPGET, None, ()),),
+    )
+    result = await anyio.to_thread.run_sync(_negotiate, transfer, user, base, space, svc.storage)
+    return RedirectResponse(result.protocols[0].endpoint or "", status_code=303)
+
+
 async def _create_transfer_job(
     transfer: Transfer, user: str, base: str, space: _Space, svc: Services
 ) -> Job:

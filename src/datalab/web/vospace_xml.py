@@ -320,9 +320,12 @@ VOSPACE_RESOURCES = (
     ("ivo://ivoa.net/std/VOSpace/v2.0#protocols", "protocols"),
     ("ivo://ivoa.net/std/VOSpace/v2.0#views", "views"),
     ("ivo://ivoa.net/std/VOSpace/v2.0#properties", "properties"),
+    # Not in the standard: a node's bytes by its path, answered with a redirect to a
+    # signed download URL. CADC's VOSpace clients look for it before they negotiate.
+    ("ivo://ivoa.net/std/VOSpace#files-proto", "files"),
 )
 SECURITY_METHODS = ("ivo://ivoa.net/sso#BasicAA", "ivo://ivoa.net/sso#token")
-_PRIVATE = {"nodes", "transfers", "synctrans"}
+_PRIVATE = {"nodes", "transfers", "synctrans", "files"}
 
 
 def capabilities_document(base: str) -> bytes:
