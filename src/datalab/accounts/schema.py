@@ -14,11 +14,10 @@ state-database module would remove the copy.)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Engine
+
+from datalab.state import UTCDateTime, create_state_engine
 
 __all__ = [
     "FIRST_UID",
@@ -32,27 +31,9 @@ __all__ = [
 ]
 
 # Seconds a SQLite connection waits for another writer before giving up.
-_SQLITE_BUSY_SECONDS = 30
 
 FIRST_UID = 1001
 """The first user number, as on Unix systems (below are system accounts)."""
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """A timestamp stored as naive UTC and read back as an aware UTC ``datetime``."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None:
-            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value
 
 
 metadata = sa.MetaData()
@@ -100,26 +81,6 @@ counters_table = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
 )
-
-
-def create_state_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, WAL and a busy timeout, shared between threads."""
-    if sa.make_url(url).get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(
-        url, connect_args={"timeout": _SQLITE_BUSY_SECONDS, "check_same_thread": False}
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
-        finally:
-            cursor.close()
-
-    return engine
 
 
 def create_tables(engine: Engine) -> None:

@@ -9,36 +9,14 @@ alike, and come back timezone-aware.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
 from datalab.jobs.model import Job, JobError, JobResult, Phase
+from datalab.state import UTCDateTime
 
 __all__ = ["error_to_json", "jobs_table", "metadata", "results_to_json", "row_to_job"]
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """A timestamp stored as naive UTC and read back as an aware UTC ``datetime``.
-
-    SQLite keeps no time zone, so aware values are normalised on the way in; a naive
-    value passed in is taken to be UTC already.
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None:
-            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value
 
 
 metadata = sa.MetaData()

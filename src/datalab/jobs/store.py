@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Self
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from datalab.errors import ConflictError, NotFoundError, UsageError
 from datalab.jobs.limits import JobLimits
@@ -37,6 +36,7 @@ from datalab.jobs.schema import (
     results_to_json,
     row_to_job,
 )
+from datalab.state import create_state_engine
 
 __all__ = ["JobStore"]
 
@@ -47,7 +47,6 @@ log = logging.getLogger("datalab.jobs")
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # Seconds a SQLite connection waits for another writer before giving up.
-_SQLITE_BUSY_SECONDS = 30
 
 Listener = Callable[[str], None]
 
@@ -66,7 +65,7 @@ class JobStore:
     def __init__(self, url: str, jobs_dir: Path, *, limits: JobLimits | None = None) -> None:
         self.jobs_dir = Path(jobs_dir)
         self.limits = limits or JobLimits()
-        self._engine = _create_engine(url)
+        self._engine = create_state_engine(url)
         metadata.create_all(self._engine, checkfirst=True)
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
@@ -350,28 +349,4 @@ class JobStore:
 def _lower_names(parameters: Mapping[str, str]) -> dict[str, str]:
     """Parameters with lower-cased names (UWS parameter names are case-insensitive)."""
     return {str(name).lower(): str(value) for name, value in parameters.items()}
-
-
-def _create_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, one shared safely between threads.
-
-    WAL lets readers (web requests) go on while a runner thread writes, and the busy
-    timeout makes a second writer wait instead of failing at once.
-    """
-    if sa.make_url(url).get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(
-        url, connect_args={"timeout": _SQLITE_BUSY_SECONDS, "check_same_thread": False}
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
-        finally:
-            cursor.close()
-
-    return engine
 

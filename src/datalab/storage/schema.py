@@ -11,24 +11,21 @@ node that has something to remember:
 
 Rows are keyed by (user, path); ``parent`` is indexed so a listing is one query.
 
-The engine settings follow ``datalab.accounts.schema`` (WAL and a busy timeout, so the
+The engine is the state database's (``datalab.state``: WAL and a busy timeout, so the
 server and the ``datalab`` command can share the file), plus ``synchronous=NORMAL``,
 which in WAL mode keeps the database consistent on a crash and skips one fsync per
 commit (a node written just before a power cut may lose its cached MD5, which is then
-computed again). The code is repeated rather than imported: ``storage`` imports no
-other domain package (DESIGN.md).
+computed again).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-__all__ = ["create_storage_engine", "create_tables", "metadata", "nodes_table"]
+from datalab.state import create_state_engine
 
-_SQLITE_BUSY_SECONDS = 30
+__all__ = ["create_storage_engine", "create_tables", "metadata", "nodes_table"]
 
 metadata = sa.MetaData()
 
@@ -49,24 +46,8 @@ nodes_table = sa.Table(
 
 
 def create_storage_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, WAL, a busy timeout and NORMAL sync."""
-    if sa.make_url(url).get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(
-        url, connect_args={"timeout": _SQLITE_BUSY_SECONDS, "check_same_thread": False}
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
-        finally:
-            cursor.close()
-
-    return engine
+    """An engine for ``url``; for SQLite also NORMAL sync (cached MD5s can be recomputed)."""
+    return create_state_engine(url, synchronous_normal=True)
 
 
 def create_tables(engine: Engine) -> None:
