@@ -8,9 +8,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-__all__ = ["TEMPLATES", "render"]
+__all__ = ["STATIC", "TEMPLATES", "render"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 
 
 @lru_cache(maxsize=1)

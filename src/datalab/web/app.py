@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from datalab import __version__
 from datalab.catalog import Engine
@@ -26,18 +27,19 @@ from datalab.jobs.kinds.vospace_transfer import make_vospace_transfer_kind
 from datalab.mydb import MyDB
 from datalab.storage import Storage
 from datalab.images import ImageIndex
+from datalab.portal import STATIC as PORTAL_STATIC
 from datalab.web import (
     datalink,
     dl_auth,
     dl_query,
     dl_storage,
     health,
-    landing,
     sia,
     soda,
     tap,
     vospace,
 )
+from datalab.web import portal
 from datalab.web.context import Services
 from datalab.web.errors import install_error_handlers
 
@@ -134,7 +136,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = None
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(landing.router)
+    app.include_router(portal.router)
+    app.mount("/static/portal", StaticFiles(directory=PORTAL_STATIC), name="portal-static")
     app.include_router(tap.router)
     app.include_router(dl_auth.router)
     app.include_router(dl_query.router)

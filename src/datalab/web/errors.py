@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from datalab.errors import DataLabError
+from datalab.web.portal.errors import is_portal_page, portal_error_page
 
 __all__ = ["error_envelope", "install_error_handlers"]
 
@@ -34,6 +35,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # Errors raised before a protocol's own handler runs (an invalid token, found by
         # the identity dependency) are still answered in that protocol's form.
         path = request.url.path
+        if is_portal_page(path):
+            return portal_error_page(request, exc.status_code, exc.message, exc)
         if path.startswith(_PLAIN_TEXT_PREFIXES):
             return PlainTextResponse(f"Error: {exc.message}", status_code=exc.status_code)
         if path.startswith("/tap"):
@@ -49,18 +52,22 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
             for e in exc.errors()
         ]
+        if is_portal_page(request.url.path):
+            return portal_error_page(request, 400, "; ".join(problems) or "invalid request")
         return JSONResponse(
             error_envelope("usage_error", "; ".join(problems) or "invalid request"),
             status_code=400,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_portal_page(request.url.path):
+            return portal_error_page(request, exc.status_code, str(exc.detail))
         code = "not_found" if exc.status_code == 404 else "http_error"
         return JSONResponse(
             error_envelope(code, str(exc.detail)), status_code=exc.status_code
