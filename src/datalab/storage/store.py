@@ -173,6 +173,25 @@ class Storage:
         look = self._lookup(user)
         return self._write(look, self._path(look, path), chunks, overwrite, None)
 
+    def check_write(self, user: str, path: str, size: int, *, overwrite: bool = True) -> str:
+        """The normal form of ``path`` if ``write`` would now accept ``size`` bytes there;
+        otherwise the error it would raise (bad path, missing container, an existing
+        node, the quota).
+
+        Lets a client that knows a file's size before sending it (a browser) be told
+        at once, rather than after part of the bytes have travelled. ``write`` checks
+        everything again: the space may change in between.
+        """
+        if size < 0:
+            raise UsageError("the size of a file must not be negative")
+        look = self._lookup(user)
+        p = self._path(look, path)
+        if not p:
+            raise ConflictError("vos:// is your root container; give a file name in it")
+        replaced, _ = self._writable(look, p, overwrite)
+        self._quota.check(user, look.tree, replaced, size)
+        return p
+
     def mkdir(self, user: str, path: str, *, parents: bool = False) -> Node:
         """A new container; with ``parents`` its missing ancestors too. ConflictError
         if it exists; NotFoundError if its container is missing (without ``parents``)."""

@@ -77,7 +77,7 @@ const Portal = (() => {
 
   function bytes(n) {
     if (n === null || n === undefined) return "";
-    const units = ["B", "KB", "MB", "GB", "TB"];
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let i = 0; let v = Number(n);
     while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
     return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;

@@ -10,9 +10,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from datalab.web.portal import account, home
+from datalab.web.portal import files, mydb
 
 __all__ = ["router"]
 
 router = APIRouter()
 router.include_router(home.router)
 router.include_router(account.router)
+router.include_router(mydb.router)
+router.include_router(files.router)
