@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from datalab.catalog import HEALPIX_COLUMN, CatalogStore
+from datalab.catalog.mock import PRODUCTS, injected_rows
 from tests.conftest import TEST_MOCK_ROWS
 
 
@@ -28,7 +29,10 @@ def _one(store: CatalogStore, sql: str) -> object:
         ("openngc.objects", 14_033),
         ("openngc.object_types", 21),
         ("openngc.identifiers", 38_936),
-        ("ls_mock.tractor", TEST_MOCK_ROWS),
+        # The synthetic survey's field rows plus its injected dwarf-galaxy and RR Lyrae stars.
+        ("ls_mock.tractor", TEST_MOCK_ROWS + injected_rows()),
+        ("ls_mock.truth_objects", TEST_MOCK_ROWS + injected_rows()),
+        ("ls_mock.truth_dwarfs", 4),
     ],
 )
 def test_demo_row_counts(demo: CatalogStore, table: str, rows: int) -> None:
@@ -44,7 +48,15 @@ def test_every_demo_column_is_documented(demo: CatalogStore) -> None:
 
 
 def test_positional_tables_are_indexed_and_sorted(demo: CatalogStore) -> None:
-    for table in ("gaia_dr3.gaia_source", "hipparcos.hip2", "openngc.objects", "ls_mock.tractor"):
+    for table in (
+        "gaia_dr3.gaia_source",
+        "hipparcos.hip2",
+        "openngc.objects",
+        "ls_mock.tractor",
+        "ls_mock.measurements",
+        "ls_mock.truth_dwarfs",
+        "ls_mock.truth_rrlyrae",
+    ):
         info = demo.table(table)
         assert info.ra_column == "ra" and info.dec_column == "dec"
         unsorted = _one(
@@ -99,7 +111,30 @@ def test_openngc_objects_and_keys(demo: CatalogStore) -> None:
 
 
 def test_mock_is_described_as_synthetic(demo: CatalogStore) -> None:
-    info = demo.table("ls_mock.tractor")
-    assert "synthetic" in (info.description or "").lower()
+    for name in PRODUCTS:
+        info = demo.table(f"ls_mock.{name}")
+        assert "synthetic" in (info.description or "").lower(), name
     schema = {s.name: s.description for s in demo.schemas()}["ls_mock"]
     assert "synthetic" in (schema or "").lower()
+
+
+def test_mock_companion_tables_join_the_catalog(demo: CatalogStore) -> None:
+    keys = {k.from_table: k for t in demo.tables() for k in t.foreign_keys}
+    for name in ("measurements", "truth_objects", "truth_rrlyrae"):
+        key = keys[f"ls_mock.{name}"]
+        assert key.target_table == "ls_mock.tractor", name
+        orphans = _one(
+            demo,
+            f"SELECT count(*) FROM ls_mock.{name} m ANTI JOIN ls_mock.tractor t USING (objid)",
+        )
+        assert orphans == 0, name
+    assert demo.table("ls_mock.truth_objects").ra_column is None
+    # Light curves for a few thousand objects, every RR Lyrae among them.
+    objects = _one(demo, "SELECT count(DISTINCT objid) FROM ls_mock.measurements")
+    assert 2000 < objects < 10_000
+    missing = _one(
+        demo,
+        "SELECT count(*) FROM ls_mock.truth_rrlyrae r ANTI JOIN "
+        "(SELECT DISTINCT objid FROM ls_mock.measurements) USING (objid)",
+    )
+    assert missing == 0

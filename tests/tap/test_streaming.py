@@ -9,14 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, start_server, stop_server
+from datalab.catalog.mock import injected_rows
+from tests.conftest import TEST_MOCK_ROWS, RunningServer, start_server, stop_server
 
-# 300,000 mock objects × 7 object types: 2.1 million rows, computed as they stream.
+# The demo's mock objects (300,000 field rows and the injected stars) × 7 object types:
+# 2.1 million rows, computed as they stream.
 BIG = (
     "SELECT a.objid, a.ra, a.dec, a.mag_g, a.mag_r, b.type FROM ls_mock.tractor AS a "
     "CROSS JOIN (SELECT TOP 7 type FROM openngc.object_types ORDER BY type) AS b"
 )
-ROWS = 2_100_000
+ROWS = (TEST_MOCK_ROWS + injected_rows()) * 7
 # What the server may add to its peak resident memory while streaming any of them.
 BOUND = 100 * 2**20
 

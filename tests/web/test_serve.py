@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 
+from datalab.catalog.mock import injected_rows
 from tests.conftest import start_server, stop_server
 
 
@@ -14,7 +15,8 @@ def test_first_start_loads_demo_then_serves(tmp_path: Path) -> None:
     server = start_server(home, env={"DATALAB_DEMO_MOCK_ROWS": "2000"})
     try:
         page = httpx.get(server.url + "/", timeout=10).text
-        assert "ls_mock.tractor" in page and "2,000" in page
+        # 2,000 field rows, the injected dwarf-galaxy and RR Lyrae stars on top.
+        assert "ls_mock.tractor" in page and f"{2000 + injected_rows():,}" in page
         assert (home / "catalog.duckdb").exists()
     finally:
         stop_server(server)

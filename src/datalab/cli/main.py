@@ -203,7 +203,8 @@ def _no_password() -> str:
     "--mock-rows",
     type=click.IntRange(0),
     default=None,
-    help="Rows of the synthetic ls_mock.tractor table (default 1,000,000; 0 skips it).",
+    help="Field rows of the synthetic ls_mock survey (default 1,000,000; its injected "
+    "dwarf-galaxy and RR Lyrae stars come on top; 0 skips the survey).",
 )
 @click.option(
     "--force", is_flag=True, help="Reload the demo tables even if the catalog has tables."
@@ -320,8 +321,24 @@ def ingest(
 
 
 @cli.command()
-@click.option("--rows", type=click.IntRange(1), required=True, help="Number of rows.")
-@click.option("--table", default="ls_mock.tractor", show_default=True, help="Target table.")
+@click.option(
+    "--rows",
+    type=click.IntRange(1),
+    required=True,
+    help="Field rows of the survey (the injected objects come on top).",
+)
+@click.option(
+    "--product",
+    default="tractor",
+    show_default=True,
+    help="Table to make: tractor, measurements, truth_objects, truth_dwarfs, "
+    "truth_rrlyrae, or all of them.",
+)
+@click.option(
+    "--table",
+    default=None,
+    help="Target table (default: ls_mock.PRODUCT); not with --product all.",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option(
     "--output",
@@ -329,39 +346,67 @@ def ingest(
     default=None,
     help="Write a .parquet, .csv or .fits file instead of loading the catalog.",
 )
+@click.option(
+    "--inject",
+    is_flag=True,
+    help="Add the injected dwarf galaxies and RR Lyrae stars, as the demo has them.",
+)
 @click.option("--replace", is_flag=True, help="Replace the table if it exists.")
 @_data_dir_option
 @click.pass_context
 def mock(
     ctx: click.Context,
     rows: int,
-    table: str,
+    product: str,
+    table: str | None,
     seed: int,
     output: Path | None,
+    inject: bool,
     replace: bool,
     data_dir: Path | None,
 ) -> None:
-    """Make a synthetic survey catalog (simulated data, Legacy Surveys-like columns)."""
-    from datalab.catalog.demo import mock_spec
-    from datalab.catalog.mock import generate
-    from datalab.catalog.mock_files import write_mock_file
+    """Make a synthetic survey catalog (simulated data, Legacy Surveys-like columns).
 
+    The tractor table by default; the other products are its light curves and truth
+    tables. --inject adds the dwarf galaxies and RR Lyrae stars the demo has.
+    """
+    from datalab.catalog.demo import MOCK_SCHEMA, load_mock, mock_spec
+    from datalab.catalog.mock import PRODUCTS, generate_product
+    from datalab.catalog.mock_files import write_mock_file
+    from datalab.errors import UsageError
+
+    if product != "all" and product not in PRODUCTS:
+        raise UsageError(f"--product {product}: choose one of {', '.join(PRODUCTS)} or all")
+    if product == "all" and (table is not None or output is not None):
+        raise UsageError("--product all loads every table into ls_mock: drop --table/--output")
     started = time.monotonic()
     if output is not None:
-        write_mock_file(output, rows, seed=seed)
-        click.echo(f"{output}: {rows:,} synthetic rows ({time.monotonic() - started:.1f} s)")
+        written = write_mock_file(output, rows, seed=seed, product=product, inject=inject)
+        click.echo(f"{output}: {written:,} synthetic rows ({time.monotonic() - started:.1f} s)")
         return
     from datalab.catalog import split_table_name
 
-    split_table_name(table)
     settings = _settings(ctx, home=data_dir)
     with _open_store(settings) as store:
-        info = store.load(
-            mock_spec(table), generate(rows, seed=seed), mode="replace" if replace else "create"
-        )
-    click.echo(
-        f"{info.qualified_name}: {info.nrows:,} synthetic rows ({time.monotonic() - started:.1f} s)"
-    )
+        if product == "all":
+            if not replace:
+                existing = [f"{MOCK_SCHEMA}.{n}" for n in PRODUCTS if store.exists(MOCK_SCHEMA, n)]
+                if existing:
+                    raise UsageError(f"{', '.join(existing)} exist: --replace overwrites them")
+            infos = load_mock(store, rows, seed=seed, inject=inject)
+        else:
+            target = table or f"{MOCK_SCHEMA}.{product}"
+            split_table_name(target)
+            infos = [
+                store.load(
+                    mock_spec(target, product),
+                    generate_product(product, rows, seed=seed, inject=inject),
+                    mode="replace" if replace else "create",
+                )
+            ]
+    took = f"({time.monotonic() - started:.1f} s)"
+    lines = [f"{info.qualified_name}: {info.nrows:,} synthetic rows" for info in infos]
+    click.echo("\n".join(lines) + ("\n" if len(lines) > 1 else " ") + took)
 
 
 cli.add_command(adql)

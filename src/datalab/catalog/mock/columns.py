@@ -6,17 +6,25 @@ import pyarrow as pa
 
 from datalab.formats import FieldMeta, votable_arrow_type
 
-__all__ = ["BANDS", "MOCK_FIELDS", "MOCK_TABLE_DESCRIPTION", "SCHEMA", "mock_schema"]
+__all__ = [
+    "BANDS",
+    "EM_WORD",
+    "MOCK_FIELDS",
+    "MOCK_TABLE_DESCRIPTION",
+    "SCHEMA",
+    "arrow_schema",
+    "mock_schema",
+]
 
 BANDS = ("g", "r", "z")
 
 # UCD1+ spectral words for DECam-like g (~480 nm), r (~640 nm) and z (~920 nm).
-_EM_WORD = {"g": "em.opt.B", "r": "em.opt.R", "z": "em.opt.I"}
+EM_WORD = {"g": "em.opt.B", "r": "em.opt.R", "z": "em.opt.I"}
 
 
 def _band_fields(band: str) -> dict[str, FieldMeta]:
     """The five per-band columns, so that g, r and z are documented identically."""
-    em = _EM_WORD[band]
+    em = EM_WORD[band]
     return {
         "flux": FieldMeta(
             f"flux_{band}",
@@ -132,21 +140,27 @@ MOCK_FIELDS: list[FieldMeta] = [
     *(_BAND_META[b]["nobs"] for b in BANDS),
 ]
 
-def mock_schema() -> pa.Schema:
-    """Arrow schema of the catalog, with each column's unit, UCD and description.
+
+def arrow_schema(fields: list[FieldMeta], description: str) -> pa.Schema:
+    """Arrow schema of ``fields``, with each column's unit, UCD and description.
 
     The metadata rides along as Arrow field metadata (keys ``unit``, ``ucd``,
     ``description``) so files written from these batches document themselves.
     """
     arrow_fields = []
-    for f in MOCK_FIELDS:
+    for f in fields:
         meta = {
             key: value
             for key, value in (("unit", f.unit), ("ucd", f.ucd), ("description", f.description))
             if value is not None
         }
         arrow_fields.append(pa.field(f.name, votable_arrow_type(f.datatype or ""), metadata=meta))
-    return pa.schema(arrow_fields, metadata={"description": MOCK_TABLE_DESCRIPTION})
+    return pa.schema(arrow_fields, metadata={"description": description})
+
+
+def mock_schema() -> pa.Schema:
+    """Arrow schema of the tractor catalog, documented as :func:`arrow_schema` says."""
+    return arrow_schema(MOCK_FIELDS, MOCK_TABLE_DESCRIPTION)
 
 
 MOCK_TABLE_DESCRIPTION = (
@@ -160,7 +174,9 @@ MOCK_TABLE_DESCRIPTION = (
     "counts (galaxies ~10^(0.36 m) to r = 24, stars flatter); colours follow a stellar "
     "locus, a blue cloud and red sequence for galaxies, and blue QSOs. Fluxes are "
     "reddened by a simulated E(B-V) and given Gaussian noise from 5-sigma depths of "
-    "g = 24.0, r = 23.4, z = 22.5 at three exposures; small or faint galaxies are typed PSF."
+    "g = 24.0, r = 23.4, z = 22.5 at three exposures; small or faint galaxies are typed PSF. "
+    "In the demo, rows from objid 10^15 on are injected simulated stars: four faint dwarf "
+    "galaxies and RR Lyrae stars of the halo (see truth_dwarfs, truth_rrlyrae)."
 )
 
 

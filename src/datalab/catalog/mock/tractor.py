@@ -26,10 +26,11 @@ from datalab.catalog.mock.truth import (
     Sources,
 )
 
-__all__ = ["tractor_batch"]
+__all__ = ["EXTINCTION", "tractor_batch"]
 
 # -- measurement model --------------------------------------------------------------
-_EXTINCTION = np.array([3.214, 2.165, 1.211], dtype=np.float32)  # A_band / E(B-V), DECam
+EXTINCTION = np.array([3.214, 2.165, 1.211], dtype=np.float32)
+"""A_band / E(B-V) in g, r, z (DECam-like), applied to every true magnitude."""
 _DEPTH = np.array([24.0, 23.4, 22.5])  # 5-sigma point-source depth at _NOBS_REF exposures
 _NOBS_REF = 3.0
 _NOBS_EXTRA = np.array([2.0, 2.0, 2.3])  # nobs = 1 + Poisson(this)
@@ -111,7 +112,7 @@ def tractor_batch(sources: Sources) -> pa.RecordBatch:
 
     reddening = sources.ebv
     true_flux = [
-        np.power(_f4(10.0), _f4(-0.4) * (mag + _EXTINCTION[i] * reddening - _f4(22.5)))
+        np.power(_f4(10.0), _f4(-0.4) * (mag + EXTINCTION[i] * reddening - _f4(22.5)))
         for i, mag in enumerate((sources.mag_g, sources.mag_r, sources.mag_z))
     ]
     sigma_psf = [_SIGMA_REF[i] * np.sqrt(_f4(_NOBS_REF) / nobs[i]) for i in range(3)]

@@ -29,8 +29,10 @@ __all__ = [
     "TYPE_NAMES",
     "Sources",
     "galactic_to_icrs",
+    "icrs_to_galactic",
     "iter_sources",
     "simulate_sources",
+    "simulated_ebv",
 ]
 
 BLOCK_ROWS = 65_536
@@ -137,6 +139,31 @@ def galactic_to_icrs(glon: np.ndarray, glat: np.ndarray) -> tuple[np.ndarray, np
     """ICRS (ra, dec) in degrees, ra in [0, 360), for Galactic (l, b) in degrees."""
     lon, lat = np.radians(glon), np.radians(glat)
     return _rotate(np.cos(lon), np.sin(lon), np.cos(lat), np.sin(lat))
+
+
+def icrs_to_galactic(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Galactic longitude in degrees, in [0, 360), and the sine of the latitude.
+
+    The inverse of :func:`galactic_to_icrs`, for objects placed by ICRS position (the
+    injected dwarf galaxies) that still need the Galactic quantities the sky model uses.
+    """
+    a, d = np.radians(ra), np.radians(dec)
+    x, y, z = np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)
+    m = GALACTIC_TO_ICRS  # orthogonal: its transpose takes ICRS to Galactic
+    gx = m[0, 0] * x + m[1, 0] * y + m[2, 0] * z
+    gy = m[0, 1] * x + m[1, 1] * y + m[2, 1] * z
+    gz = m[0, 2] * x + m[1, 2] * y + m[2, 2] * z
+    glon = np.degrees(np.arctan2(gy, gx)) % 360.0
+    return glon, np.clip(gz, -1.0, 1.0)
+
+
+def simulated_ebv(cos_l: np.ndarray, abs_sin_b: np.ndarray) -> np.ndarray:
+    """The simulated reddening E(B-V) toward a direction, as float32.
+
+    A dust sheet seen through 1/sin|b| of it, a little thicker toward the Galactic
+    centre; one function so that injected objects are reddened like the rest.
+    """
+    return (0.02 / abs_sin_b * (1.0 + 0.25 * cos_l)).astype(np.float32)
 
 
 def _rotate(
@@ -298,9 +325,7 @@ def simulate_sources(block: int, *, seed: int = 42) -> Sources:
     np.copysign(sin_l, math.pi - lon, out=sin_l)
     ra, dec = _rotate(cos_l, sin_l, np.sqrt(1.0 - u * u), sin_b)
 
-    # Simulated reddening: a dust sheet seen through 1/sin|b| of it, a little thicker
-    # toward the Galactic centre.
-    ebv = (0.02 / u * (1.0 + 0.25 * cos_l)).astype(np.float32)
+    ebv = simulated_ebv(cos_l, u)
 
     mag_r, g_r, r_z = (np.empty(n, dtype=np.float32) for _ in range(3))
     r_half, sersic = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
