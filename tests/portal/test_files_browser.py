@@ -55,7 +55,7 @@ def test_folder_upload_download_rename_delete(page: Page, portal: PortalSite, tm
     expect(page.locator("#upload-list li").first).to_contain_text(f"MD5 {digest}")
 
     survey = row(page, "survey.bin")
-    expect(survey.locator(".size")).to_have_text("3.0 MB")
+    expect(survey.locator(".size")).to_have_text("3.0 MiB")
     expect(survey.locator(".size")).to_have_attribute("title", f"{3 * 1024 * 1024 + 17:,} bytes")
     expect(survey.locator(".md5")).to_have_text(digest)
     expect(survey.locator(".modified")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))

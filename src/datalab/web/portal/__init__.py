@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from datalab.web.portal import account, home
+from datalab.web.portal import query
 from datalab.web.portal import files, mydb
 
 __all__ = ["router"]
@@ -19,3 +20,4 @@ router.include_router(home.router)
 router.include_router(account.router)
 router.include_router(mydb.router)
 router.include_router(files.router)
+router.include_router(query.router)
