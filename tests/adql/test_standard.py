@@ -436,6 +436,17 @@ def test_math_and_trigonometric_functions(engine: Engine, catalog: TableCatalog)
     assert 0 <= rand < 1
 
 
+def test_function_arguments_keep_their_grouping(engine: Engine, catalog: TableCatalog) -> None:
+    # Functions compiled to operators must not let an argument's operator bind wrongly.
+    functions = {
+        "MOD(3 + 4, 5)": 2, "MOD(20, 2 + 4)": 2, "POWER(1 + 1, 2 + 1)": 8,
+        "TRUNCATE(1.26 + 1, 1)": 2.2, "TRUNCATE(-2.567, 0 + 1)": -2.5, "MOD(-(3 + 4), 5)": -2,
+    }
+    row = one_row(engine, catalog, ", ".join(functions))
+    for (call, wanted), got in zip(functions.items(), row, strict=True):
+        assert got == pytest.approx(wanted, rel=1e-12), call
+
+
 def test_literals_and_casts(engine: Engine, catalog: TableCatalog) -> None:  # §2.1, §4.7
     row = one_row(
         engine,

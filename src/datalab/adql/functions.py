@@ -41,9 +41,17 @@ def _call(name: str) -> Builder:
     return lambda args: exp.Anonymous(this=name, expressions=list(args))
 
 
+def _operand(arg: exp.Expr) -> exp.Expr:
+    """``arg`` as the operand of an operator: SQL generated from a tree prints binary
+    nodes without parentheses, so ``MOD(a + b, n)`` would otherwise become ``a + b % n``."""
+    return exp.Paren(this=arg) if isinstance(arg, (exp.Binary, exp.Unary)) else arg
+
+
 def _cls(cls: type[exp.Func], *keys: str) -> Builder:
+    wrap = _operand if issubclass(cls, exp.Binary) else (lambda arg: arg)
+
     def build(args: Sequence[exp.Expr]) -> exp.Expr:
-        return cls(**{key: arg for key, arg in zip(keys, args, strict=False)})
+        return cls(**{key: wrap(arg) for key, arg in zip(keys, args, strict=False)})
 
     return build
 
@@ -51,9 +59,13 @@ def _cls(cls: type[exp.Func], *keys: str) -> Builder:
 def _truncate(args: Sequence[exp.Expr]) -> exp.Expr:
     if len(args) == 1:
         return exp.Anonymous(this="TRUNC", expressions=[args[0]])
-    scale = exp.Pow(this=exp.Literal.number(10), expression=args[1].copy())
+    scale = exp.Paren(
+        this=exp.Pow(this=exp.Literal.number(10), expression=_operand(args[1].copy()))
+    )
     return exp.Div(
-        this=exp.Anonymous(this="TRUNC", expressions=[exp.Mul(this=args[0], expression=scale)]),
+        this=exp.Anonymous(
+            this="TRUNC", expressions=[exp.Mul(this=_operand(args[0]), expression=scale)]
+        ),
         expression=scale.copy(),
     )
 
