@@ -70,6 +70,9 @@ def test_pages_that_need_a_user_redirect_to_login(portal: PortalSite) -> None:
     answer = httpx.get(f"{portal.url}/portal/account")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/portal/login?next=/portal/account"
+    # The query string comes back after login too.
+    answer = httpx.get(f"{portal.url}/portal/mydb", params={"x": "1 2"})
+    assert answer.headers["location"] == "/portal/login?next=/portal/mydb%3Fx%3D1%2B2"
 
 
 def test_login_never_redirects_to_another_site(portal: PortalSite, sessions: Sessions) -> None:

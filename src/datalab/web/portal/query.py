@@ -12,15 +12,14 @@ user's earlier portal queries (``?job=<id>``), which the page then shows again.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from datalab.errors import UsageError
 from datalab.web.context import Services, services
 from datalab.web.portal import query_api, tables
-from datalab.web.portal.pages import page, safe_next
+from datalab.web.portal.pages import page
 from datalab.web.portal.query_api import (
     DEFAULT_LIMIT,
     DOWNLOADS,
@@ -28,7 +27,7 @@ from datalab.web.portal.query_api import (
     job_json,
     query_job,
 )
-from datalab.web.portal.session import current_user
+from datalab.web.portal.session import PortalUser
 
 __all__ = ["router"]
 
@@ -44,17 +43,11 @@ router = APIRouter(include_in_schema=False)
 def query_page(
     request: Request,
     svc: Annotated[Services, Depends(services)],
-    user: Annotated[str | None, Depends(current_user)],
+    user: PortalUser,
     table: str | None = None,
     q: str | None = None,
     job: str | None = None,
 ) -> Response:
-    if user is None:
-        # The whole address, query string included, so that "Query this table" still
-        # opens the table's query after logging in.
-        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target = safe_next(wanted, "/portal/query")
-        return RedirectResponse(f"/portal/login?next={quote(target)}", status_code=303)
     text = ""
     shown = None
     if job is not None:

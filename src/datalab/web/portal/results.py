@@ -37,6 +37,8 @@ def portal_job(svc: Services, user: str, job_id: str) -> Job:
 def result_file(svc: Services, user: str, job_id: str) -> Path:
     """The Parquet result of the user's completed portal query."""
     job = portal_job(svc, user, job_id)
+    if job.phase in (Phase.ERROR, Phase.ABORTED):
+        raise ConflictError(f"the query has no result: it ended in {job.phase.value}")
     if job.phase != Phase.COMPLETED:
         raise ConflictError(f"the query has no result yet (it is {job.phase.value})")
     for result in job.results:

@@ -79,7 +79,8 @@ def current_user(
 def require_user(request: Request, user: Annotated[str | None, Depends(current_user)]) -> str:
     """Dependency: the logged-in user; LoginRequired when there is none."""
     if user is None:
-        raise LoginRequired(request.url.path)
+        query = request.url.query
+        raise LoginRequired(request.url.path + (f"?{query}" if query else ""))
     return user
 
 
