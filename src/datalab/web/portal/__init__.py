@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from datalab.web.portal import account, home
 from datalab.web.portal import query
 from datalab.web.portal import files, mydb
+from datalab.web.portal import plots
 
 __all__ = ["router"]
 
@@ -21,3 +22,4 @@ router.include_router(account.router)
 router.include_router(mydb.router)
 router.include_router(files.router)
 router.include_router(query.router)
+router.include_router(plots.router)
