@@ -45,7 +45,8 @@ def start_server(home: Path, *extra: str, env: dict[str, str] | None = None) -> 
     """Start `datalab serve` on a free loopback port and wait for /health."""
     port = free_port()
     log = home.parent / f"server-{port}.log"
-    full_env = {**os.environ, **(env or {})}
+    # No notebook hub unless a test asks for one (--notebooks or DATALAB_NOTEBOOKS).
+    full_env = {**os.environ, "DATALAB_NOTEBOOKS": "false", **(env or {})}
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "datalab", "serve", "--data-dir", str(home), "--port",

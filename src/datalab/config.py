@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -182,6 +182,52 @@ class Settings(BaseSettings):
         "the previous version of the file is kept.",
     )
 
+    notebooks: bool | None = Field(
+        default=None,
+        title="Notebooks",
+        description="Start JupyterHub next to the server (datalab serve), where users log "
+        "in with their Data Lab accounts and get JupyterLab on their vos:// files. Unset: "
+        "on when the demo data is on (setting demo).",
+    )
+    notebooks_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        title="Notebooks port",
+        description="TCP port of the notebooks (JupyterHub's proxy), on the server's listen "
+        "address; unset: the server's port + 1.",
+    )
+    notebooks_public_url: str | None = Field(
+        default=None,
+        title="Notebooks public URL",
+        description="URL users reach the notebooks at, if it differs from "
+        "http(s)://host:notebooks_port/ (e.g. behind a reverse proxy).",
+    )
+    notebooks_sandbox: Literal["bwrap", "none"] = Field(
+        default="bwrap",
+        title="Notebook sandbox",
+        description="How each user's notebook server is kept from other users' files: "
+        "'bwrap' (bubblewrap: a private view of the file system holding only the user's "
+        "own files) or 'none' (no isolation at all: every user can read every file the "
+        "service can, the state database included; only for a single-user machine).",
+    )
+    notebooks_curated: Path | None = Field(
+        default=None,
+        title="Curated notebooks",
+        description="Folder of notebooks copied into each user's vos://notebooks/ on their "
+        "first start (never over a file of theirs); unset: the notebooks/ folder of the "
+        "source tree the package runs from, if there is one.",
+    )
+    node_modules: Path | None = Field(
+        default=None,
+        title="node_modules folder",
+        description="Folder of the web components installed from npm (npm ci in the "
+        "checkout; scripts/serve does it): aladin-lite/ (the sky viewer, served at "
+        "/static/vendor/aladin-lite/) and configurable-http-proxy (JupyterHub's proxy) in "
+        ".bin/; unset: the node_modules/ of the source tree the package runs from (for "
+        "the proxy, then configurable-http-proxy on PATH).",
+    )
+
     def paths(self) -> DataPaths:
         return DataPaths(self.home)
 
@@ -219,6 +265,17 @@ class DataPaths:
     @property
     def tmp(self) -> Path:
         return self.home / "tmp"
+
+    @property
+    def hips(self) -> Path:
+        """HiPS tiles built from the images; beside ``images/``, not in it, so that
+        ingesting that folder never meets a tile or a ``Moc.fits``."""
+        return self.home / "hips"
+
+    @property
+    def notebooks(self) -> Path:
+        """JupyterHub's own state: its database, secrets, generated configuration, log."""
+        return self.home / "notebooks"
 
     def ensure(self) -> None:
         for folder in (self.home, self.jobs, self.storage, self.images, self.tmp):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,12 +22,30 @@ from datalab.cli.user import user
 from datalab.config import Settings, load_settings
 from datalab.errors import DataLabError
 
+if TYPE_CHECKING:
+    from datalab.notebooks import Hub
+
 __all__ = ["cli", "main"]
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """The settings; a value that does not fit one (from the environment, the TOML file
+    or an option) is a one-line error naming the setting, not a traceback."""
+    from pydantic import ValidationError
+
+    from datalab.errors import UsageError
+
     config = ctx.find_root().params.get("config")
-    return load_settings(config, **overrides)
+    try:
+        return load_settings(config, **overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            problems.append(
+                f"{name} (DATALAB_{name.upper()}): {error['msg']}, not {error['input']!r}"
+            )
+        raise UsageError("invalid setting " + "; ".join(problems)) from None
 
 
 def _data_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,6 +132,17 @@ def cli(config: Path | None) -> None:
     default=None,
     help="PEM private key of --ssl-certfile (unencrypted).",
 )
+@click.option(
+    "--notebooks/--no-notebooks",
+    default=None,
+    help="Start JupyterHub for Data Lab users next to the server (default: on with the demo).",
+)
+@click.option(
+    "--notebooks-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the notebooks (default: the server's port + 1).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -120,10 +152,14 @@ def serve(
     demo: bool | None,
     ssl_certfile: Path | None,
     ssl_keyfile: Path | None,
+    notebooks: bool | None,
+    notebooks_port: int | None,
 ) -> None:
     """Start the web server, loading the demo data into an empty data directory first.
 
-    With --ssl-certfile and --ssl-keyfile it serves HTTPS instead of HTTP.
+    With --ssl-certfile and --ssl-keyfile it serves HTTPS instead of HTTP. With
+    notebooks on (the default with the demo data) it also runs JupyterHub on the next
+    port, where users log in with their Data Lab accounts; it stops with the server.
     """
     import uvicorn
 
@@ -132,6 +168,7 @@ def serve(
     settings = _settings(
         ctx, home=data_dir, host=host, port=port, demo=demo,
         ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        notebooks=notebooks, notebooks_port=notebooks_port,
     )
     tls = _check_tls(settings.ssl_certfile, settings.ssl_keyfile)
     _prepare(settings)
@@ -141,9 +178,62 @@ def serve(
     options: dict[str, Any] = {}
     if tls:
         options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])}
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", **options
-    )
+    hub = _start_notebooks(settings)
+    # The web layer reads the notebooks' state from the settings (the portal's link).
+    app = create_app(settings.model_copy(update={"notebooks": hub is not None}))
+    if hub is None:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", **options)
+        return
+    with _stopping(hub):
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", **options)
+
+
+def _start_notebooks(settings: Settings) -> Hub | None:
+    """The hub when notebooks are on and can run here; otherwise None, after saying
+    why (serving goes on without notebooks)."""
+    from datalab.notebooks import NotebooksUnavailable, notebooks_enabled, start_hub
+
+    if not notebooks_enabled(settings):
+        return None
+
+    def tell(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        hub = start_hub(settings, tell)
+    except (NotebooksUnavailable, OSError) as exc:
+        tell(f"Warning: serving without notebooks: {exc}")
+        return None
+    tell(f"Notebooks (JupyterHub) at {hub.url}; its log: {hub.log}")
+    return hub
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: unwind so that the hub is stopped before the process ends."""
+
+
+@contextmanager
+def _stopping(hub: Hub) -> Iterator[None]:
+    """Stop ``hub`` however serving ends: normally, on Ctrl-C (KeyboardInterrupt) or on
+    SIGTERM. uvicorn handles SIGTERM itself and, once shut down, raises it again with
+    the handler it found, which is the one set here; after the hub has stopped, the
+    process ends by SIGTERM as it would without notebooks."""
+    def terminated(signum: int, frame: object) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    by_signal = False
+    try:
+        yield
+    except _Terminated:
+        by_signal = True
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM waits its turn
+        hub.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if by_signal:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _check_tls(certfile: Path | None, keyfile: Path | None) -> tuple[Path, Path] | None:

@@ -8,6 +8,10 @@ Data Lab client, so that either client can log in and the other use the token.
 The config directory is ``$DATALAB_CONFIG_DIR``, else ``~/.datalab`` (the official
 client's fixed place). It is created when something is written, never at import.
 
+The token of a call that gives none is ``$DATALAB_TOKEN`` when it holds a token (the
+notebooks set it, so code there needs no login; like ``$DATALAB_URL``, it wins over
+dl.conf), else the logged-in user's, as the official client finds it (``def_token``).
+
 Service URLs are resolved per call, in this order: ``set_svc_url()`` in this process,
 ``$DATALAB_URL`` (a base such as ``http://127.0.0.1:8000``; ``/auth``, ``/query``,
 ``/storage`` are appended), the ``svc_url`` of the service's section in ``dl.conf``,
@@ -194,14 +198,19 @@ def _login_user() -> str:
 
 
 def def_token(token: str | None) -> str:
-    """The token a call sends, resolved as the official client does.
+    """The token a call sends, resolved as the official client does, after the
+    environment.
 
-    No token: the logged-in user's ``id_token`` file when dl.conf says ``loggedin``;
-    anonymous when it says otherwise; without dl.conf, the token file of the login
-    user, if any. A token-shaped string is used as given. A bare user name (no ``.``)
-    reads that user's token file. Anything else is anonymous.
+    No token: ``$DATALAB_TOKEN`` if it holds a token-shaped value (any other value is
+    ignored); else the logged-in user's ``id_token`` file when dl.conf says
+    ``loggedin``; anonymous when it says otherwise; without dl.conf, the token file of
+    the login user, if any. A token-shaped string is used as given. A bare user name
+    (no ``.``) reads that user's token file. Anything else is anonymous.
     """
     if token is None or not str(token).strip():
+        from_env = os.environ.get("DATALAB_TOKEN", "").strip()
+        if from_env and is_auth_token(from_env):
+            return from_env
         path = config_dir() / "dl.conf"
         if path.exists():
             conf = read_conf()

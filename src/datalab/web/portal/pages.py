@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from datalab import __version__
+from datalab.notebooks import notebooks_url
 from datalab.portal import render
 from datalab.web.portal.session import csrf_token, remember_csrf
 
@@ -47,6 +48,7 @@ def page(
     """The page ``template`` in the portal layout; sets the CSRF cookie if new."""
     html = render(
         template,
+        notebooks_url=_notebooks_url(request),
         user=user,
         section=section,
         title=title,
@@ -63,6 +65,14 @@ def page(
     response.headers["Referrer-Policy"] = "same-origin"
     remember_csrf(request, response)
     return response
+
+
+def _notebooks_url(request: Request) -> str | None:
+    """The notebook hub's address as this visitor reaches the server, if it runs."""
+    svc = getattr(request.app.state, "services", None)
+    if svc is None:
+        return None
+    return notebooks_url(svc.settings, host=request.url.hostname)
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
