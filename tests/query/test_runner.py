@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -338,6 +338,33 @@ def test_cancel_from_another_thread_stops_a_streaming_query(engine: CountingEngi
                 pass
     assert engine.open_cursors == 0
     assert _count(engine) == ROWS
+
+
+def test_cancel_stops_a_query_before_its_first_row(engine: CountingEngine) -> None:
+    # An aggregate over a huge range computes for long before its one row: the cancel
+    # function handed out before it runs must stop it there.
+    from datalab.query import QueryCancelledError
+
+    sql = "SELECT count(*) FROM range(1000000000000) WHERE range % 1009 = 0"
+    handed: list[Callable[[], None]] = []
+    timer = threading.Timer(0.3, lambda: handed[0]())
+    timer.start()
+    try:
+        with pytest.raises(QueryCancelledError):
+            run_query(engine, sql, timeout=None, on_cancel=handed.append)
+    finally:
+        timer.cancel()
+    assert engine.open_cursors == 0
+    assert _count(engine) == ROWS
+
+
+def test_cancel_handed_out_after_an_abort_stops_the_query_at_once(engine: CountingEngine) -> None:
+    from datalab.query import QueryCancelledError
+
+    sql = "SELECT count(*) FROM range(1000000000000) WHERE range % 1009 = 0"
+    with pytest.raises(QueryCancelledError):
+        run_query(engine, sql, timeout=None, on_cancel=lambda cancel: cancel())
+    assert engine.open_cursors == 0
 
 
 def test_registered_tables_are_seen_by_that_query_only(engine: CountingEngine) -> None:

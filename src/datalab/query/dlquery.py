@@ -10,7 +10,7 @@ returned, and there is no MAXREC (every row comes back, up to the site's hard li
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from datalab.adql import Translation, translate
@@ -84,6 +84,13 @@ def compile_query(query: DataLabQuery, visible: Visible) -> Translation:
 
 
 def start(
-    translation: Translation, engine: Engine, *, timeout: float | None, max_rows: int
+    translation: Translation,
+    engine: Engine,
+    *,
+    timeout: float | None,
+    max_rows: int,
+    on_cancel: Callable[[Callable[[], None]], None] | None = None,
 ) -> QueryResult:
-    return run_query(engine, translation.sql, timeout=timeout, max_rows=max_rows)
+    return run_query(
+        engine, translation.sql, timeout=timeout, max_rows=max_rows, on_cancel=on_cancel
+    )

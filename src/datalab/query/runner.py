@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Self
@@ -92,6 +92,7 @@ def run_query(
     batch_rows: int = 65536,
     max_rows: int | None = None,
     tables: Mapping[str, pa.Table] | None = None,
+    on_cancel: Callable[[Callable[[], None]], None] | None = None,
 ) -> QueryResult:
     """Start ``sql`` on a cursor of ``engine`` and return its result, ready to stream.
 
@@ -103,7 +104,10 @@ def run_query(
     so that every caller decides on a limit. With ``max_rows`` at most that many rows
     are delivered and ``QueryResult.overflow`` says whether more existed. ``tables``
     (engine name → Arrow table) are registered on this query's cursor only, for the
-    tables a query brings with it (uploads); no other query sees them.
+    tables a query brings with it (uploads); no other query sees them. ``on_cancel``
+    is handed this query's cancel function before anything runs, so that an aborted
+    job stops even a query that computes for a long time before its first row (an
+    aggregate), which has no result to cancel until it is done.
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be positive seconds or None, not {timeout!r}")
@@ -113,6 +117,8 @@ def run_query(
         raise ValueError(f"max_rows must be at least 0 or None, not {max_rows!r}")
 
     execution = _Execution(engine, timeout)
+    if on_cancel is not None:
+        on_cancel(execution.cancel)
     try:
         for name, table in (tables or {}).items():
             execution.cursor.register(name, table)

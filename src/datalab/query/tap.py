@@ -7,7 +7,7 @@ rows go (the HTTP response, or a file in the job's directory).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,12 +108,20 @@ def prepare(tap: TapQuery, visible: Visible, upload_dir: Path | None) -> Prepare
     return PreparedQuery(tap, translation, tuple(uploads))
 
 
-def start(prepared: PreparedQuery, engine: Engine, *, timeout: float | None) -> QueryResult:
-    """Run the compiled query: the rows stream from the returned result."""
+def start(
+    prepared: PreparedQuery,
+    engine: Engine,
+    *,
+    timeout: float | None,
+    on_cancel: Callable[[Callable[[], None]], None] | None = None,
+) -> QueryResult:
+    """Run the compiled query: the rows stream from the returned result. ``on_cancel``
+    receives the query's cancel function before it runs (see ``run_query``)."""
     return run_query(
         engine,
         prepared.translation.sql,
         timeout=timeout,
         max_rows=prepared.tap.maxrec,
         tables={u.engine_name: u.table for u in prepared.uploads},
+        on_cancel=on_cancel,
     )

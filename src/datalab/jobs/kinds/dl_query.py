@@ -87,8 +87,10 @@ def make_dl_query_kind(
         visible = visible_for(ctx.job.owner).served_at(job_base_url(ctx.job.parameters, settings))
         translation = compile_query(query, visible)
         timeout = None if ctx.deadline is None else max(ctx.deadline - time.monotonic(), 0.001)
-        with start(translation, engine, timeout=timeout, max_rows=settings.tap_hard_maxrec) as result:
-            ctx.on_abort(result.cancel)
+        with start(
+            translation, engine, timeout=timeout, max_rows=settings.tap_hard_maxrec,
+            on_cancel=ctx.on_abort,
+        ) as result:
             fields = result_fields(translation.columns)
             if query.out is not None:
                 if vos is not None:

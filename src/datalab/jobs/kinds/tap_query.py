@@ -46,8 +46,7 @@ def make_tap_query_kind(
         visible = visible_for(ctx.job.owner).served_at(job_base_url(ctx.job.parameters, settings))
         prepared = prepare(tap, visible, ctx.directory / UPLOAD_DIR)
         timeout = None if ctx.deadline is None else max(ctx.deadline - time.monotonic(), 0.001)
-        with start(prepared, engine, timeout=timeout) as result:
-            ctx.on_abort(result.cancel)
+        with start(prepared, engine, timeout=timeout, on_cancel=ctx.on_abort) as result:
             filename = f"result.{tap.format.extension}"
             partial = ctx.directory / f".{filename}.part"
             chunks = encode_result(
@@ -59,10 +58,14 @@ def make_tap_query_kind(
                 overflow=lambda: result.overflow and tap.maxrec > 0,
                 tmp_dir=ctx.directory,
             )
-            with open(partial, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-            os.replace(partial, ctx.directory / filename)
+            try:
+                with open(partial, "wb") as out:
+                    for chunk in chunks:
+                        out.write(chunk)
+                os.replace(partial, ctx.directory / filename)
+            finally:
+                # An aborted or failed job keeps no half-written result.
+                partial.unlink(missing_ok=True)
             ctx.add_result(
                 "result",
                 filename,
