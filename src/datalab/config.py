@@ -59,8 +59,8 @@ class Settings(BaseSettings):
         default=1_000_000,
         ge=0,
         title="Demo mock survey size",
-        description="Rows of the synthetic ls_mock.tractor table loaded with the demo data "
-        "(0 to skip it).",
+        description="Field rows of the synthetic ls_mock survey loaded with the demo data; "
+        "its injected dwarf-galaxy and RR Lyrae stars come on top (0 to skip the survey).",
     )
     engine_memory_limit: str | None = Field(
         default=None,
