@@ -71,12 +71,19 @@ def prepare_catalog(
 def _prepare_demo_images(
     path: Path, images_dir: Path, *, threads: int | None, progress: Progress | None
 ) -> None:
-    """Draw and index the demo images, unless the catalog already has an image index.
+    """Draw and index the demo images, unless the catalog already has an image index,
+    then build their HiPS (the sky viewer's tiles) in the data directory's ``hips/``.
 
     The catalog is closed for writing while the images are drawn: the engine reads it
     read-only, and DuckDB allows one configuration per file in a process.
     """
-    from datalab.images import OBSCORE_TABLE, ingest_images, make_demo_images
+    from datalab.config import DataPaths
+    from datalab.images import (
+        OBSCORE_TABLE,
+        build_hips_for_catalog,
+        ingest_images,
+        make_demo_images,
+    )
 
     engine = Engine(path, threads=threads)
     try:
@@ -91,3 +98,7 @@ def _prepare_demo_images(
     report = ingest_images(written, path, images_dir)
     if progress is not None:
         progress(OBSCORE_TABLE, report.indexed)
+        progress("hips (tiles)", 0)
+    hips = build_hips_for_catalog(path, images_dir, DataPaths(path.parent).hips, threads=threads)
+    if progress is not None:
+        progress("hips (tiles)", hips.tiles)

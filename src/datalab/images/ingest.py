@@ -6,7 +6,9 @@ a file from elsewhere is copied to ``<images dir>/<collection>/`` first (keeping
 path below a folder given on the command line). Files are read one header at a time;
 a file that cannot be read is reported with the reason and the rest are indexed.
 The table is rewritten once at the end, keeping the records of files not ingested
-this time and replacing those of files that were.
+this time and replacing those of files that were. Then, given a HiPS folder, the
+HiPS of the bands touched (those of the files ingested, before and after) are
+rebuilt from the whole index, so that a sky viewer shows the new images.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tqdm import tqdm
 from datalab.catalog import CatalogStore
 from datalab.errors import DataLabError, UsageError
 from datalab.images.header import records_from_file, relative_image_path
+from datalab.images.hips import HipsReport, build_hips
 from datalab.images.records import FITS_SUFFIXES, ImageRecord
 from datalab.images.table import read_obscore, write_obscore
 
@@ -40,6 +43,7 @@ class IngestReport:
     indexed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     files: int = 0
+    hips: HipsReport | None = None
 
 
 def _is_fits_name(path: Path) -> bool:
@@ -124,6 +128,9 @@ def ingest_images(
     *,
     collection: str | None = None,
     progress: bool = False,
+    hips_dir: Path | None = None,
+    hips_fits: bool = False,
+    threads: int | None = None,
 ) -> IngestReport:
     """Index the FITS files at ``paths`` (files or folders) into ``ivoa.obscore``.
 
@@ -131,6 +138,10 @@ def ingest_images(
     top folder of the file under the images directory) and the folder files from
     outside are copied to. Returns what was indexed and what was refused; the table
     is written even when some files fail, and left as it was when all do.
+
+    With ``hips_dir``, the HiPS of the bands these files had or have are rebuilt
+    there afterwards (``hips_fits``: FITS tiles beside the PNG ones; ``threads``
+    for the tiles), and ``report.hips`` says what was built.
     """
     collection = _check_collection(collection)
     images_dir = Path(images_dir)
@@ -151,7 +162,19 @@ def ingest_images(
     if not fresh:
         return report
     with CatalogStore.open(catalog) as store:
-        kept = [r for r in read_obscore(store.con) if r.path not in fresh]
+        before = read_obscore(store.con)
+        kept = [r for r in before if r.path not in fresh]
         merged = kept + [r for records in fresh.values() for r in records]
         write_obscore(store, sorted(merged, key=lambda r: (r.path, r.hdu)))
+    if hips_dir is not None:
+        touched = [r for r in before if r.path in fresh] + [r for rs in fresh.values() for r in rs]
+        report.hips = build_hips(
+            merged,
+            images_dir,
+            hips_dir,
+            bands={r.band for r in touched if r.band},
+            fits_tiles=hips_fits,
+            threads=threads,
+            progress=progress,
+        )
     return report

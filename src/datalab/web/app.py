@@ -40,6 +40,7 @@ from datalab.web import (
     vospace,
 )
 from datalab.web import portal
+from datalab.web import hips
 from datalab.web.context import Services
 from datalab.web.errors import install_error_handlers
 
@@ -146,4 +147,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sia.router)
     app.include_router(soda.router)
     app.include_router(datalink.router)
+    app.include_router(hips.router)
     return app
