@@ -225,8 +225,8 @@ def wait_for_kernel(page: Page, server: str, path: str, timeout: float = 180) ->
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
                     "(scripts/test installs it)")
 def test_jupyterlab_in_a_browser(hub_site: HubSite) -> None:
-    """demo01 logs in on the hub's page, lands in JupyterLab, opens a notebook and runs
-    its cell, which queries the catalog."""
+    """demo01 logs into the portal, follows its link to the notebooks, logs in there,
+    lands in JupyterLab, opens a notebook and runs its cell, which queries the catalog."""
     storage = hub_site.home / "storage" / "demo01"
     storage.mkdir(parents=True, exist_ok=True)
     (storage / "query.ipynb").write_text(json.dumps(notebook(QUERY)))
@@ -236,12 +236,18 @@ def test_jupyterlab_in_a_browser(hub_site: HubSite) -> None:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(180_000)
-            target = "/hub/user-redirect/lab/tree/query.ipynb"
-            page.goto(f"{hub_site.hub}hub/login?next={quote(target, safe='')}")
+            # From the portal: log in there, follow its Notebooks link to the hub.
+            page.goto(f"{hub_site.url}/portal/login")
+            page.get_by_label("User name").fill("demo01")
+            page.get_by_label("Password").fill(PASSWORDS["demo01"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.locator("#account-link")).to_have_text("demo01")
+            page.get_by_role("link", name="Notebooks").click()
             page.fill("input[name=username]", "demo01")
             page.fill("input[name=password]", PASSWORDS["demo01"])
             page.click("[type=submit]")
-            page.wait_for_url("**/user/demo01/lab/**", timeout=240_000)
+            page.wait_for_url("**/user/demo01/lab**", timeout=240_000)
+            page.goto(f"{hub_site.hub}user/demo01/lab/tree/query.ipynb")
             # Should JupyterLab still ask which kernel to start, take the one offered.
             page.add_locator_handler(
                 page.get_by_role("dialog"),
