@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from support import DEFAULT_HOME, ensure_catalog, summary
-
+if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.support import DEFAULT_HOME, ensure_catalog, summary
 from datalab.adql import TableCatalog, translate
 from datalab.catalog.engine import Engine
 

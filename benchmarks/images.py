@@ -33,10 +33,10 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from support import summary
-from tap import server
-
+if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.support import summary
+from benchmarks.tap import server
 from datalab.catalog import Engine
 from datalab.images import ImageIndex, ImageRecord, ingest_images, make_demo_images
 

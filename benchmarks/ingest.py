@@ -20,8 +20,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
+
+if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.dataset import DATALAB, ensure_mock_file, file_rows
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -46,6 +51,30 @@ def run_measured(cmd: list[str]) -> tuple[float, int, str]:
     return took, peak, output
 
 
+def measure_ingest(source: Path, home: Path, rows: int, fmt: str) -> dict[str, Any]:
+    """Load ``source`` with ``datalab ingest`` into a fresh ``home``; time and memory.
+
+    The data directory is removed afterwards: only the figures are kept.
+    """
+    shutil.rmtree(home, ignore_errors=True)
+    try:
+        took, peak, _ = run_measured(
+            [*DATALAB, "ingest", str(source), "--table", "bench.tractor", "--data-dir", str(home)]
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    size = source.stat().st_size
+    return {
+        "format": fmt,
+        "rows": rows,
+        "file_mb": round(size / 1e6, 1),
+        "seconds": round(took, 2),
+        "rows_per_second": round(rows / took),
+        "mb_per_second": round(size / 1e6 / took, 1),
+        "peak_rss_mb": round(peak / 1e6),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -53,52 +82,24 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="Keep files here.")
     args = parser.parse_args()
 
-    datalab = [sys.executable, "-m", "datalab"]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="datalab-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
     try:
-        for fmt in args.formats.split(","):
-            source = work / f"mock-{args.rows}.{fmt}"
-            if not source.exists():
-                took, _, _ = run_measured(
-                    [*datalab, "mock", "--rows", str(args.rows), "--output", str(source)]
-                )
-                print(
-                    f"wrote {source.name} ({source.stat().st_size / 1e6:,.0f} MB) in {took:.1f} s"
-                )
-            home = work / f"home-{fmt}"
-            shutil.rmtree(home, ignore_errors=True)
-            took, peak, _ = run_measured(
-                [
-                    *datalab,
-                    "ingest",
-                    str(source),
-                    "--table",
-                    "bench.tractor",
-                    "--data-dir",
-                    str(home),
-                ]
-            )
-            size = source.stat().st_size
-            results.append(
-                {
-                    "format": fmt,
-                    "rows": args.rows,
-                    "file_mb": round(size / 1e6, 1),
-                    "seconds": round(took, 2),
-                    "rows_per_second": round(args.rows / took),
-                    "mb_per_second": round(size / 1e6 / took, 1),
-                    "peak_rss_mb": round(peak / 1e6),
-                }
-            )
-            shutil.rmtree(home, ignore_errors=True)
+        formats = args.formats.split(",")
+        sources = {fmt: ensure_mock_file(work, args.rows, fmt) for fmt in formats}
+        # Every file holds the same rows: the requested ones plus the generator's
+        # injected objects, counted from a file that states its length.
+        counted = [file_rows(p) for f, p in sources.items() if f in ("parquet", "fits")]
+        rows = counted[0] if counted else args.rows
+        for fmt in formats:
+            results.append(measure_ingest(sources[fmt], work / f"home-{fmt}", rows, fmt))
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"Ingest of {args.rows:,} synthetic rows into a sorted, HEALPix-indexed table")
+    print(f"Ingest of {rows:,} synthetic rows into a sorted, HEALPix-indexed table")
     header = ("format", "file MB", "seconds", "rows/s", "MB/s", "peak RSS MB")
     widths = (-8, 9, 9, 12, 8, 12)
     print(

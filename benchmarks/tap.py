@@ -40,7 +40,6 @@ import os
 import platform
 import queue
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,21 +52,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 from astropy.io import votable
 
-sys.path.insert(0, str(Path(__file__).parent))
-from support import DEFAULT_HOME, ensure_catalog, summary
-
+if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.support import (
+    DEFAULT_HOME,
+    MOCK_TABLE,
+    ensure_catalog,
+    footprint_centres,
+    free_port,
+    summary,
+)
 from datalab.adql import TableCatalog, translate
-from datalab.catalog import HEALPIX_COLUMN, Engine
+from datalab.catalog import Engine
 from datalab.config import Settings
 from datalab.formats import FieldMeta, ResultInfo, encode_result, resolve_format
 from datalab.query import run_query
-from datalab.sky import HEALPIX_ORDER, healpix_index
 
 RESULTS = Path(__file__).parent / "results"
-TABLE = "ls_mock.tractor"
+TABLE = MOCK_TABLE
 RADII_ARCMIN = (1.0, 6.0, 30.0)
 SELECTS = {"count": "COUNT(*)", "all": "*"}
 # Short name -> the RESPONSEFORMAT sent: DALI MIME types, which any TAP 1.1 service reads.
@@ -76,7 +80,6 @@ FORMATS = {
     "votable/b2": "application/x-votable+xml;serialization=BINARY2",
 }
 WORKERS = (1, 8)
-FOOTPRINT_ORDER = 5  # ~1.8 deg cells: the resolution at which the footprint is read
 WARMUP_PER_KIND = 3
 HTTP_TIMEOUT = 120.0
 
@@ -121,27 +124,6 @@ class Outcome:
 # -- the workload -------------------------------------------------------------------------
 
 
-def footprint_centres(engine: Engine, n: int, seed: int) -> list[tuple[float, float]]:
-    """``n`` centres uniform on the sphere, kept where the table has sources."""
-    shift = 2 * (HEALPIX_ORDER - FOOTPRINT_ORDER)
-    with engine.cursor() as cur:
-        bounds = cur.sql(f"SELECT min(ra), max(ra), min(dec), max(dec) FROM {TABLE}").fetchall()[0]
-        cells = cur.sql(f"SELECT DISTINCT {HEALPIX_COLUMN} >> {shift} FROM {TABLE}").fetchnumpy()
-    ra_min, ra_max, dec_min, dec_max = bounds
-    occupied = np.sort(next(iter(cells.values())).astype(np.int64))
-    rng = np.random.default_rng(seed)
-    centres: list[tuple[float, float]] = []
-    while len(centres) < n:
-        ra = rng.uniform(ra_min, ra_max, 4 * n)
-        sin_dec = rng.uniform(np.sin(np.radians(dec_min)), np.sin(np.radians(dec_max)), 4 * n)
-        dec = np.degrees(np.arcsin(sin_dec))
-        cell = healpix_index(ra, dec, FOOTPRINT_ORDER)
-        at = np.minimum(np.searchsorted(occupied, cell), len(occupied) - 1)
-        keep = occupied[at] == cell
-        centres.extend(zip(ra[keep].tolist(), dec[keep].tolist(), strict=True))
-    return centres[:n]
-
-
 def kinds() -> list[Kind]:
     return [Kind(r, s, f) for r in RADII_ARCMIN for s in SELECTS for f in FORMATS]
 
@@ -181,6 +163,31 @@ def in_process(
 # -- over HTTP ----------------------------------------------------------------------------
 
 
+def sync_params(query: str, response_format: str, maxrec: int) -> dict[str, str]:
+    """The parameters of a sync ADQL query; standard ones only, so any TAP service takes them."""
+    return {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": query,
+            "RESPONSEFORMAT": response_format, "MAXREC": str(maxrec)}
+
+
+def sync_query(
+    client: httpx.Client,
+    sync_url: str,
+    query: str,
+    response_format: str,
+    maxrec: int,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+    upload: str | None = None,
+) -> httpx.Response:
+    """One synchronous TAP query (TAP 1.1 §2.3), read completely.
+
+    ``files`` and ``upload`` carry TAP UPLOAD tables inline (``name,param:part``).
+    """
+    params = sync_params(query, response_format, maxrec)
+    if upload is not None:
+        params["UPLOAD"] = upload
+    return client.post(sync_url, data=params, files=files)
+
+
 def http_run(sync_url: str, queries: Sequence[str], fmt: str, maxrec: int, workers: int,
              rss_of: int | None = None) -> Outcome:
     """Send ``queries`` from ``workers`` threads, each with its own client; time each."""
@@ -201,11 +208,9 @@ def http_run(sync_url: str, queries: Sequence[str], fmt: str, maxrec: int, worke
                     i = todo.get_nowait()
                 except queue.Empty:
                     return
-                params = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": queries[i],
-                          "RESPONSEFORMAT": FORMATS[fmt], "MAXREC": str(maxrec)}
                 began = time.perf_counter()
                 try:
-                    response = client.post(sync_url, data=params)
+                    response = sync_query(client, sync_url, queries[i], FORMATS[fmt], maxrec)
                 except httpx.HTTPError as exc:
                     errors.append(f"request {i}: {type(exc).__name__}: {exc}")
                     continue
@@ -323,12 +328,6 @@ def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
 
 
 # -- the server ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -31,9 +31,9 @@ import numpy as np
 import pyarrow as pa
 from astropy.coordinates import SkyCoord, search_around_sky
 
-sys.path.insert(0, str(Path(__file__).parent))
-from support import DEFAULT_HOME, ensure_catalog
-
+if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.support import DEFAULT_HOME, ensure_catalog
 from datalab.adql import TableCatalog, translate
 from datalab.catalog import metadata as md
 
@@ -42,7 +42,14 @@ RADIUS_ARCSEC = 1.0
 
 
 def probe_table(ra: np.ndarray, dec: np.ndarray, n: int, rng: np.random.Generator) -> pa.Table:
-    picks = rng.choice(len(ra), int(n * 0.9), replace=False)
+    """``n`` probes: 90% catalog sources moved by up to 0.7", 10% unrelated positions.
+
+    Sources are drawn without replacement while the catalog has enough of them, so
+    that every source is the counterpart of at most one probe; a catalog smaller than
+    the probe list (a quick development run) has some sources drawn twice.
+    """
+    wanted = int(n * 0.9)
+    picks = rng.choice(len(ra), wanted, replace=wanted > len(ra))
     moved = SkyCoord(ra[picks] * u.deg, dec[picks] * u.deg).directional_offset_by(
         rng.uniform(0, 360, len(picks)) * u.deg, rng.uniform(0, 0.7, len(picks)) * u.arcsec
     )

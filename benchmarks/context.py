@@ -1,0 +1,111 @@
+"""What every workload of the suite is given: the data, the running engines, the options.
+
+Also the few ways of sending a query that several workloads share: Data Lab in
+process (compile + run on the read-only engine, as the server does), a TAP service over
+HTTP, and PostgreSQL through psycopg.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pyarrow as pa
+
+from benchmarks.postgres import Cluster
+from benchmarks.support import footprint_centres
+from benchmarks.tap import HTTP_TIMEOUT, sync_query
+from datalab.adql import TableCatalog, translate
+from datalab.catalog import Engine
+from datalab.query import run_query
+
+__all__ = ["CSV", "Bench", "TapService", "parse_csv", "tap_csv"]
+
+QUERY_TIMEOUT = 3600.0
+# CSV with its header line: the bare text/csv of DaCHS has none, Data Lab's has one.
+CSV = "text/csv;header=present"
+
+
+@dataclass(frozen=True)
+class TapService:
+    """A TAP service on loopback: its base URL, the table's name there, its process."""
+
+    name: str
+    base: str
+    table: str
+    pid: int | None
+
+    @property
+    def sync_url(self) -> str:
+        return f"{self.base}/sync"
+
+
+@dataclass
+class Bench:
+    """The run's shared state, built once by ``benchmarks.run``."""
+
+    rows: int
+    repeat: int
+    seed: int
+    workdir: Path
+    parquet: Path
+    home: Path
+    engine: Engine
+    tap: TapService
+    pg: Cluster | None = None
+    pg_setup: dict[str, Any] | None = None
+    dachs: TapService | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def adql_catalog(self) -> TableCatalog:
+        return TableCatalog(self.engine.tables())
+
+    def centres(self, n: int, salt: int) -> list[tuple[float, float]]:
+        """``n`` deterministic centres inside the survey's footprint (one list per salt)."""
+        return footprint_centres(self.engine, n, self.seed * 1000 + salt)
+
+    def datalab(self, adql: str) -> pa.Table:
+        """Compile and run ``adql`` in process; the whole result, as the server gets it."""
+        translation = translate(adql, self.adql_catalog)
+        with run_query(self.engine, translation.sql, timeout=QUERY_TIMEOUT) as result:
+            return pa.Table.from_batches(list(result), schema=result.schema)
+
+    @contextmanager
+    def pg_connection(self) -> Iterator[psycopg.Connection]:
+        if self.pg is None:
+            raise RuntimeError("this workload needs PostgreSQL")
+        con = self.pg.connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def http(self) -> Iterator[httpx.Client]:
+        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+            yield client
+
+
+def tap_csv(client: httpx.Client, service: TapService, adql: str, maxrec: int) -> list[list[str]]:
+    """Rows of a sync TAP query asked for as CSV (header dropped); errors raise."""
+    response = sync_query(client, service.sync_url, adql, CSV, maxrec)
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"{service.name}: HTTP {response.status_code} for {adql[:80]!r}:"
+            f" {response.text[:300]!r}"
+        )
+    return parse_csv(response.content)
+
+
+def parse_csv(body: bytes) -> list[list[str]]:
+    records = list(csv.reader(io.StringIO(body.decode())))
+    return records[1:]

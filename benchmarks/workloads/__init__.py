@@ -1,0 +1,1 @@
+"""The suite's workloads; each module's ``run(bench)`` returns a ``measure.Workload``."""

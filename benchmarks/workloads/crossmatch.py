@@ -1,0 +1,269 @@
+"""Crossmatch: perturbed positions against the survey, within 1 arcsec.
+
+Probe lists of 100,000 and 1,000,000 positions (``xmatch.probe_table``: 90% survey
+sources moved by up to 0.7", 10% unrelated positions) are matched two ways:
+
+* every pair within 1" —
+  Data Lab in process: the TAP upload path without HTTP (the probe file read as an
+  upload, the ADQL join compiled to declination zones, run on the read-only engine):
+  ``SELECT p.id, t.objid FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON
+  1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, 1/3600.))``;
+  Data Lab TAP: the same query sent to ``/tap/sync`` with the probes uploaded inline
+  as Parquet, the result fetched as Parquet;
+  Q3C: ``SELECT p.id, t.objid FROM bench.probe_N p JOIN ls_mock.tractor t ON
+  q3c_join(p.ra, p.dec, t.ra, t.dec, 1/3600.)`` on a probe table loaded beforehand
+  (COPY, its own Q3C index, CLUSTER, ANALYZE: timed apart, not in the match);
+  astropy: ``search_around_sky`` on positions already in memory (SkyCoord and k-d
+  tree built in the timed call);
+* the nearest counterpart within 1" —
+  Data Lab: ADQL with the pairs and their distances joined to each probe's minimum
+  distance (ADQL has no window functions); Q3C: a ``LATERAL`` subquery ordered by
+  ``q3c_dist`` with ``LIMIT 1`` (the form Q3C's documentation gives); astropy:
+  ``match_coordinates_sky``, then the separation cut.
+
+Each engine's answer is the set of (probe id, objid) pairs; all must be equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from astropy.coordinates import SkyCoord, match_coordinates_sky, search_around_sky
+
+from benchmarks.context import Bench
+from benchmarks.dataset import read_columns
+from benchmarks.measure import Case, Workload, interleaved
+from benchmarks.pgload import TABLE, load_probes
+from benchmarks.tap import sync_query
+from benchmarks.xmatch import probe_table
+from datalab.config import Settings
+from datalab.query.tap import parse_tap_parameters, prepare, start
+from datalab.query.visible import Visible
+
+RADIUS_ARCSEC = 1.0
+RADIUS = f"{RADIUS_ARCSEC}/3600."
+WARMUP_PROBES = 10_000
+PARQUET = "application/vnd.apache.parquet"
+
+PAIRS_ADQL = (
+    "SELECT p.id, t.objid FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
+    f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS}))"
+)
+_PAIRS_WITH_DISTANCE = (
+    "SELECT p.id, t.objid, DISTANCE(POINT('ICRS', p.ra, p.dec), POINT('ICRS', t.ra, t.dec))"
+    " AS d FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
+    f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS}))"
+)
+NEAREST_ADQL = (
+    f"SELECT m.id, m.objid FROM ({_PAIRS_WITH_DISTANCE}) AS m JOIN"
+    " (SELECT p.id, MIN(DISTANCE(POINT('ICRS', p.ra, p.dec), POINT('ICRS', t.ra, t.dec)))"
+    " AS dmin FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
+    f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS}))"
+    " GROUP BY p.id) AS b ON m.id = b.id AND m.d = b.dmin"
+)
+
+
+def pairs_sql(probes: str) -> str:
+    return (
+        f"SELECT p.id, t.objid FROM {probes} p JOIN {TABLE} t"
+        f" ON q3c_join(p.ra, p.dec, t.ra, t.dec, {RADIUS})"
+    )
+
+
+def nearest_sql(probes: str) -> str:
+    return (
+        f"SELECT p.id, n.objid FROM {probes} p CROSS JOIN LATERAL (SELECT t.objid FROM {TABLE} t"
+        f" WHERE q3c_join(p.ra, p.dec, t.ra, t.dec, {RADIUS})"
+        " ORDER BY q3c_dist(p.ra, p.dec, t.ra, t.dec) LIMIT 1) AS n"
+    )
+
+
+PAIR = np.dtype([("probe", "<i8"), ("objid", "<i8")])
+
+
+def pair_keys(ids: Any, objids: Any) -> np.ndarray:
+    """Pairs as a sorted array of (probe id, objid) records, comparable across engines."""
+    pairs = np.empty(len(ids), dtype=PAIR)
+    pairs["probe"] = np.asarray(ids, dtype=np.int64)
+    pairs["objid"] = np.asarray(objids, dtype=np.int64)
+    return np.unique(pairs)
+
+
+def digest(keys: np.ndarray) -> tuple[int, str]:
+    return len(keys), hashlib.sha1(keys.tobytes()).hexdigest()[:12]
+
+
+class Probes:
+    """One probe list, in every form the engines take it."""
+
+    def __init__(self, bench: Bench, name: str, table: pa.Table) -> None:
+        self.name = name
+        self.table = table
+        self.upload_dir = bench.workdir / "xmatch" / name
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, self.upload_dir / "probe")
+        self.parquet = (self.upload_dir / "probe").read_bytes()
+        self.pg_setup = load_probes(bench.pg, name, table) if bench.pg is not None else {}
+        self.coords = (table.column("ra").to_numpy(), table.column("dec").to_numpy())
+
+
+def run(bench: Bench) -> Workload:
+    sizes = [int(s) for s in str(bench.options.get("probes", "100000,1000000")).split(",")]
+    engines = ["Data Lab", "Data Lab TAP", "Q3C", "astropy"]
+    work = Workload(
+        key="xmatch",
+        title="Crossmatch within 1 arcsec",
+        unit="s",
+        engines=engines,
+        ratios=[("Q3C", "Data Lab"), ("astropy", "Data Lab"), ("Q3C", "Data Lab TAP")],
+        notes=[
+            f"{bench.repeat} repetitions after one warm-up run ({WARMUP_PROBES:,} probes)"
+            " per engine; times in seconds"
+        ],
+    )
+    catalog = read_columns(bench.parquet, ["objid", "ra", "dec"])
+    objid = catalog.column("objid").to_numpy()
+    cat_ra = catalog.column("ra").to_numpy()
+    cat_dec = catalog.column("dec").to_numpy()
+    del catalog
+    rng = np.random.default_rng(bench.seed + 3)
+    visible = Visible(tuple(bench.engine.tables()))
+    settings = Settings()
+
+    def in_process(probes: Probes, adql: str) -> np.ndarray:
+        tap = parse_tap_parameters(
+            {"query": adql, "upload": "probe,param:probe", "maxrec": str(settings.tap_hard_maxrec)},
+            settings,
+        )
+        prepared = prepare(tap, visible, probes.upload_dir)
+        with start(prepared, bench.engine, timeout=3600) as result:
+            table = pa.Table.from_batches(list(result), schema=result.schema)
+        return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
+
+    def over_tap(probes: Probes, client: Any) -> np.ndarray:
+        response = sync_query(
+            client,
+            bench.tap.sync_url,
+            PAIRS_ADQL,
+            PARQUET,
+            settings.tap_hard_maxrec,
+            files={"probe": ("probe.parquet", probes.parquet, PARQUET)},
+            upload="probe,param:probe",
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"TAP upload join: HTTP {response.status_code}: {response.text[:300]!r}"
+            )
+        table = pq.read_table(io.BytesIO(response.content))
+        return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
+
+    def on_pg(con: Any, sql: str) -> np.ndarray:
+        rows = con.execute(sql).fetchall()
+        if not rows:
+            return pair_keys([], [])
+        ids, objids = zip(*rows, strict=True)
+        return pair_keys(ids, objids)
+
+    def astropy_pairs(probes: Probes) -> np.ndarray:
+        probe_coords = SkyCoord(probes.coords[0] * u.deg, probes.coords[1] * u.deg)
+        cat_coords = SkyCoord(cat_ra * u.deg, cat_dec * u.deg)
+        ip, ic, _, _ = search_around_sky(probe_coords, cat_coords, RADIUS_ARCSEC * u.arcsec)
+        return pair_keys(ip, objid[ic])
+
+    def astropy_nearest(probes: Probes) -> np.ndarray:
+        probe_coords = SkyCoord(probes.coords[0] * u.deg, probes.coords[1] * u.deg)
+        cat_coords = SkyCoord(cat_ra * u.deg, cat_dec * u.deg)
+        idx, sep, _ = match_coordinates_sky(probe_coords, cat_coords)
+        keep = sep <= RADIUS_ARCSEC * u.arcsec
+        return pair_keys(np.flatnonzero(keep), objid[idx[keep]])
+
+    started = time.perf_counter()
+    warm = Probes(bench, "probe_warm", probe_table(cat_ra, cat_dec, WARMUP_PROBES, rng))
+    print(
+        f"  crossmatch: warm-up probes ready ({time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    with bench.pg_connection() as con, bench.http() as client:
+        for n in sizes:
+            probes = Probes(bench, f"probe_{n}", probe_table(cat_ra, cat_dec, n, rng))
+            work.info[f"probes_{n}_postgres_setup_s"] = probes.pg_setup
+            for label, runners in (
+                (
+                    "all pairs",
+                    {
+                        "Data Lab": lambda p: in_process(p, PAIRS_ADQL),
+                        "Data Lab TAP": lambda p: over_tap(p, client),
+                        "Q3C": lambda p: on_pg(con, pairs_sql(f"bench.{p.name}")),
+                        "astropy": astropy_pairs,
+                    },
+                ),
+                (
+                    "nearest",
+                    {
+                        "Data Lab": lambda p: in_process(p, NEAREST_ADQL),
+                        "Q3C": lambda p: on_pg(con, nearest_sql(f"bench.{p.name}")),
+                        "astropy": astropy_nearest,
+                    },
+                ),
+            ):
+                case = _measure(f"{n:,} probes, {label}", probes, warm, runners, bench.repeat)
+                work.cases.append(case)
+    _cleanup(bench, sizes)
+    return work
+
+
+def _measure(
+    label: str,
+    probes: Probes,
+    warm: Probes,
+    runners: dict[str, Callable[[Probes], np.ndarray]],
+    repeat: int,
+) -> Case:
+    for run in runners.values():
+        run(warm)
+    measured = interleaved([probes] * repeat, runners)
+    bad, _ = measured.disagreements(digest)
+    first = {e: answers[0] for e, answers in measured.answers.items()}
+    reference = first["Data Lab"]
+    differences = {
+        e: len(np.setxor1d(reference, keys, assume_unique=True))
+        for e, keys in first.items()
+        if e != "Data Lab"
+    }
+    case = Case(
+        label=label,
+        values={e: measured.median_ms(e) / 1e3 for e in runners},
+        p95={e: measured.p95_ms(e) / 1e3 for e in runners},
+        check=(
+            f"same {len(reference):,} pairs"
+            if bad == 0 and not any(differences.values())
+            else "pairs differ from Data Lab's: "
+            + ", ".join(f"{e} {d:,}" for e, d in differences.items() if d)
+        ),
+        extra={"pairs": len(reference), "pairs_not_shared_with_datalab": differences},
+    )
+    print(
+        f"  crossmatch {label:<28} "
+        + "  ".join(f"{e} {v:7.2f}" for e, v in case.values.items())
+        + f"  s  [{case.check}]",
+        flush=True,
+    )
+    return case
+
+
+def _cleanup(bench: Bench, sizes: list[int]) -> None:
+    """Probe files are rewritten by every run; keep the work directory small meanwhile."""
+    for n in [*sizes, "warm"]:
+        path: Path = bench.workdir / "xmatch" / f"probe_{n}" / "probe"
+        path.unlink(missing_ok=True)
