@@ -55,7 +55,7 @@ def portal_home(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         make_demo_images(engine, images)
     finally:
         engine.close()
-    ingest_images([images], home / "catalog.duckdb", images)
+    ingest_images([images], home / "catalog.duckdb", images, hips_dir=home / "hips")
     return home
 
 

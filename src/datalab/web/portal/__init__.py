@@ -13,6 +13,7 @@ from datalab.web.portal import account, home
 from datalab.web.portal import query
 from datalab.web.portal import files, mydb
 from datalab.web.portal import plots
+from datalab.web.portal import sky
 
 __all__ = ["router"]
 
@@ -23,3 +24,4 @@ router.include_router(mydb.router)
 router.include_router(files.router)
 router.include_router(query.router)
 router.include_router(plots.router)
+router.include_router(sky.router)
