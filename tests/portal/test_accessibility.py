@@ -8,7 +8,9 @@ from playwright.sync_api import Page
 
 from tests.portal.conftest import login
 
-PUBLIC = ["/", "/portal/tables", "/portal/tables/gaia_dr3.gaia_source", "/portal/login"]
+PUBLIC = [
+    "/", "/portal/tables", "/portal/tables/gaia_dr3.gaia_source", "/portal/login", "/portal/sky",
+]
 PRIVATE = ["/portal/query", "/portal/mydb", "/portal/files", "/portal/account"]
 
 # Layout shifts accumulated while the page loads and settles (Cumulative Layout Shift);
@@ -17,6 +19,8 @@ CLS_BOUND = 0.1
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
   .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
+  // The sky viewer's own widgets are Aladin Lite's, inside its application region.
+  .filter((el) => !el.closest('#aladin-lite-div'))
   .filter((el) => {
     const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
       || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest('label')
