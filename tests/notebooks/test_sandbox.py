@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from datalab.notebooks import sandbox
 from datalab.notebooks.locate import find_bwrap
 from datalab.notebooks.sandbox import (
     VOS_MOUNT,
@@ -93,10 +94,27 @@ def test_the_data_directory_is_hidden_even_below_a_shown_folder(tmp_path: Path) 
         Path("/usr/bin/bwrap"), user="alice", storage=tmp_path, home=tmp_path,
         data_dir=inside, passwd=tmp_path / "p", group=tmp_path / "g",
     )
-    assert ["--tmpfs", os.path.realpath(inside)] == command[
-        command.index("--tmpfs"): command.index("--tmpfs") + 2
-    ]
+    at = command.index(os.path.realpath(inside))
+    assert command[at - 1] == "--tmpfs"
     assert all(not path.startswith(str(tmp_path)) for path in readonly_paths([tmp_path]))
+
+
+def test_a_python_environment_below_tmp_stays_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout (and its .venv) in /tmp is bound over the sandbox's private /tmp, not
+    hidden by it: the private /tmp comes first."""
+    venv = tmp_path / "checkout" / ".venv"
+    venv.mkdir(parents=True)
+    monkeypatch.setattr(sandbox, "_python_paths", lambda: [str(venv)])
+    command = bwrap_command(
+        Path("/usr/bin/bwrap"), user="alice", storage=tmp_path, home=tmp_path,
+        data_dir=tmp_path / "data", passwd=tmp_path / "p", group=tmp_path / "g",
+    )
+    private_tmp = command.index("/tmp", command.index("--tmpfs"))
+    shown = command.index(str(venv))
+    assert command[private_tmp - 1] == "--tmpfs" and command[shown - 1] == "--ro-bind"
+    assert private_tmp < shown
 
 
 def test_a_broken_bwrap_is_reported(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ def test_login_account_token_and_logout(page: Page) -> None:
 
 def test_login_by_keyboard_and_wrong_password(page: Page) -> None:
     page.goto("/portal/login")
+    # The form puts the cursor in the user name field itself.
+    expect(page.get_by_label("User name")).to_be_focused()
     page.keyboard.type("demo01")
     page.keyboard.press("Tab")
     page.keyboard.type("not-the-password")

@@ -119,6 +119,9 @@ def bwrap_command(
         "--unshare-pid", "--unshare-ipc", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
     ]
+    # The private /tmp first: a Python environment or source tree that lives below /tmp
+    # (a checkout in /tmp, say) is then bound on top of it, not hidden by it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     shown = readonly_paths([data_dir])
     for path in shown:
         args += ["--ro-bind", path, path]
@@ -130,7 +133,6 @@ def bwrap_command(
     if any(_inside(os.path.realpath(data_dir), p) for p in shown):
         args += ["--tmpfs", os.path.realpath(data_dir)]
     args += ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     args += ["--bind", os.path.realpath(home), home_mount(user)]
     args += ["--bind", os.path.realpath(storage), VOS_MOUNT]
     args += ["--chdir", VOS_MOUNT, "--"]
