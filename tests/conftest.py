@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,27 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the demo catalogs, built once and only read afterwards."""
     home = tmp_path_factory.mktemp("demo-home")
     prepare_catalog(home / "catalog.duckdb", demo=True, mock_rows=TEST_MOCK_ROWS)
+    return home
+
+
+def copy_demo_with_images(demo_home: Path, home: Path, *, hips: bool = False) -> Path:
+    """``home`` with demo_home's catalog copied and the demo images drawn into
+    ``home/images`` and indexed (and their HiPS built into ``home/hips`` with ``hips``);
+    demo_home itself is shared and only read."""
+    from datalab.catalog import Engine
+    from datalab.images import ingest_images, make_demo_images
+
+    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    images = home / "images"
+    images.mkdir()
+    engine = Engine(home / "catalog.duckdb")
+    try:
+        made = make_demo_images(engine, images)
+    finally:
+        engine.close()
+    assert made, "make_demo_images made no image"
+    ingest_images([images], home / "catalog.duckdb", images,
+                  hips_dir=home / "hips" if hips else None)
     return home
 
 

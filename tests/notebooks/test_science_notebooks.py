@@ -11,7 +11,6 @@ the cell's traceback.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +23,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from datalab.catalog import Engine
-from datalab.images import ingest_images, make_demo_images
 from tests.client.conftest import datalab
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, copy_demo_with_images, start_server, stop_server
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SCIENCE_NOTEBOOKS = [
@@ -56,15 +53,7 @@ def science_site(
     """`datalab serve` on a copy of the demo catalog with the demo images, one user, and
     that user's token from /auth/login."""
     home = tmp_path_factory.mktemp("science-home")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
-    images = home / "images"
-    images.mkdir()
-    engine = Engine(home / "catalog.duckdb")
-    try:
-        make_demo_images(engine, images)
-    finally:
-        engine.close()
-    ingest_images([images], home / "catalog.duckdb", images)
+    copy_demo_with_images(demo_home, home)
     server = start_server(home, env={"DATALAB_DEMO": "false"})
     try:
         secret = home.parent / f"{home.name}-{USER}.pw"

@@ -7,7 +7,6 @@ Screenshots of every browser test are kept under ``test-artifacts/portal/``.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from datalab.catalog import Engine
-from datalab.images import ingest_images, make_demo_images
 from tests.client.conftest import PASSWORDS, datalab
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, copy_demo_with_images, start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
@@ -47,15 +44,7 @@ class PortalSite:
 def portal_home(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """demo_home's catalog copied, with the demo images drawn and indexed."""
     home = tmp_path_factory.mktemp("portal-home")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
-    images = home / "images"
-    images.mkdir()
-    engine = Engine(home / "catalog.duckdb")
-    try:
-        make_demo_images(engine, images)
-    finally:
-        engine.close()
-    ingest_images([images], home / "catalog.duckdb", images, hips_dir=home / "hips")
+    copy_demo_with_images(demo_home, home, hips=True)
     return home
 
 

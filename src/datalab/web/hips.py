@@ -30,6 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 
 from datalab.errors import DataLabError, NotFoundError
 from datalab.images import HipsInfo, hips_file, list_hips, tile_file
+from datalab.notebooks.locate import source_tree
 from datalab.web.context import Services, services
 from datalab.web.errors import error_envelope
 
@@ -216,11 +217,8 @@ def _node_modules(svc: Services) -> Path | None:
     from (``<checkout>/src/datalab``, as ``pip install -e`` leaves it)."""
     if svc.settings.node_modules is not None:
         return svc.settings.node_modules.expanduser().absolute()
-    package = Path(__file__).resolve().parent.parent
-    checkout = package.parent.parent
-    if package.parent.name == "src" and (checkout / "pyproject.toml").is_file():
-        return checkout / "node_modules"
-    return None
+    checkout = source_tree()
+    return None if checkout is None else checkout / "node_modules"
 
 
 @router.api_route(
