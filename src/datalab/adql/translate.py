@@ -126,7 +126,9 @@ def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
         info: TableInfo | None = table_node.meta.get("datalab_table")
         if info is not None:
             _rename_physical(table_node, catalog.physical(info))
-    sql = lowered.sql(dialect="duckdb", comments=False, identify=True)
+    # The tree is this call's own and is dropped afterwards: generating from it directly
+    # saves the deep copy sqlglot otherwise makes first (a fifth of a cone's compile).
+    sql = lowered.sql(dialect="duckdb", copy=False, comments=False, identify=True)
     return Translation(
         sql=sql,
         columns=columns,

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from cdshealpix import nested
 
-try:  # the compiled core behind cdshealpix.nested (see _centres_and_corners)
-    from cdshealpix import cdshealpix as _rust
-except ImportError:  # pragma: no cover - a cdshealpix without it
-    _rust = None
+try:  # astropy-healpix's C ufunc (see _centres_and_corners)
+    from astropy_healpix._core import healpix_nested_to_lonlat as _nested_to_lonlat
+except ImportError:  # pragma: no cover - an astropy-healpix without it
+    _nested_to_lonlat = None
 from numpy.typing import ArrayLike, NDArray
 
 from datalab.sky.distance import angular_distance
@@ -57,6 +57,9 @@ _CAP_SLACK = 1.01
 # Stop refining a cover once it would need more ranges than this (see Shape._cover).
 _TARGET_RANGES = 32
 
+# A cell's four corners in its own (dx, dy) coordinates: south, east, north, west.
+_CORNER_DX = np.array([[0.0, 1.0, 1.0, 0.0]])
+_CORNER_DY = np.array([[0.0, 0.0, 1.0, 1.0]])
 # Levels descended per step on the way to a cover's starting depth (see Cover.deepen).
 _DESCENT_STEP = 3
 
@@ -84,16 +87,16 @@ def points(ra: ArrayLike, dec: ArrayLike) -> tuple[NDArray, NDArray, NDArray[np.
 def _centres_and_corners(cells: NDArray[np.uint64], depth: int) -> tuple[NDArray, ...]:
     """Cell centres (n,) and corners (n, 4), in degrees.
 
-    Calls cdshealpix's compiled functions directly where they are available: the
-    public wrappers build astropy angle objects, which costs more than the
-    computation itself, and a query's compile time is spent largely here.
+    A query's compile time is spent largely here, on a few tens of cells per call.
+    astropy-healpix's C ufunc does that in microseconds; cdshealpix's public
+    functions wrap their results in astropy angles and its compiled core starts a
+    thread pool per call, each costing far more than the computation itself.
     """
-    if _rust is not None:
-        depths = np.full(len(cells), depth, dtype=np.uint8)
-        lon, lat = np.empty(len(cells)), np.empty(len(cells))
-        _rust.healpix_to_lonlat(depths, cells, 0.5, 0.5, lon, lat, np.uint16(1))
-        corner_lon, corner_lat = np.empty((len(cells), 4)), np.empty((len(cells), 4))
-        _rust.vertices(depths, cells, 1, corner_lon, corner_lat, np.uint16(1))
+    if _nested_to_lonlat is not None:
+        nside = np.intc(1 << depth)
+        index = cells.astype(np.int64)
+        lon, lat = _nested_to_lonlat(index, nside, 0.5, 0.5)
+        corner_lon, corner_lat = _nested_to_lonlat(index[:, None], nside, _CORNER_DX, _CORNER_DY)
         return tuple(np.degrees(a) for a in (lon, lat, corner_lon, corner_lat))
     lon_q, lat_q = nested.healpix_to_lonlat(cells, depth)
     corner_lon_q, corner_lat_q = nested.vertices(cells, depth)
