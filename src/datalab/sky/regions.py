@@ -188,12 +188,12 @@ def _arcs_meet(first: _Loop, second: _Loop) -> bool:
     side_b = np.einsum("ikc,ikc->ik", *np.broadcast_arrays(nc, b))
     # Minor arcs a-b and c-d cross iff c, d are on opposite sides of a-b's circle,
     # a, b on opposite sides of c-d's, and a, c, b, d go round consistently
-    # (otherwise the two circles meet at the antipodes of the arcs).
-    crossing = (
-        ((side_c > 0) != (side_d > 0))
-        & ((side_a > 0) != (side_b > 0))
-        & ((side_d > 0) == (side_a > 0))
-    )
+    # (otherwise the two circles meet at the antipodes of the arcs). An end within
+    # TOUCH_RAD of the other circle is on neither side: the sign of a side that small
+    # is rounding noise (two edges on one great circle, as adjacent boxes of equal
+    # width have), and whether such an end touches the other arc is decided below.
+    sc, sd, sa, sb = (_side_sign(s) for s in (side_c, side_d, side_a, side_b))
+    crossing = (sc * sd < 0) & (sa * sb < 0) & (sd == sa)
     if crossing.any():
         return True
     shape = side_c.shape
@@ -210,6 +210,11 @@ def _arcs_meet(first: _Loop, second: _Loop) -> bool:
             | touch(side_b, b, c, d, nc)
         ).any()
     )
+
+
+def _side_sign(side: NDArray) -> NDArray:
+    """-1, 0 or 1: which side of a great circle, 0 within TOUCH_RAD of it."""
+    return np.where(np.abs(side) <= TOUCH_RAD, 0, np.sign(side))
 
 
 def _cuts(a: NDArray, b: NDArray, n: NDArray, other: _Loop) -> NDArray[np.float64]:
