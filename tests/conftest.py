@@ -14,7 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from datalab.catalog.setup import prepare_catalog
+# Every compilation the suite reuses (datalab.adql.templates) is compiled in full as
+# well and must come out the same, here and in the servers the tests start.
+os.environ.setdefault("DATALAB_CHECK_QUERY_TEMPLATES", "1")
+
+from datalab.catalog.setup import prepare_catalog  # noqa: E402
 
 # Rows of the synthetic survey in the test demo: enough for positional queries to touch
 # several row groups, small enough to load in a few seconds.

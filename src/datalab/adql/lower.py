@@ -17,6 +17,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sqlglot import exp
@@ -29,9 +30,23 @@ from datalab.adql.gate import position_of
 from datalab.catalog.metadata import HEALPIX_COLUMN, ColumnInfo, TableInfo
 from datalab.errors import UsageError
 
-__all__ = ["SOURCE_META", "Lowerer"]
+__all__ = ["SOURCE_META", "ColumnSource", "Lowerer"]
 
 SOURCE_META = "datalab_source"
+
+
+class ColumnSource(NamedTuple):
+    """What a column reference reads (under ``meta[SOURCE_META]``): correlation name,
+    catalog table, catalog column."""
+
+    alias: str
+    table: TableInfo
+    column: ColumnInfo
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ColumnSource:
+        # Immutable; the lowering copies column references often, metadata included.
+        return self
+
 # At most this many ranges per shape: enough to skip the row groups between the parts
 # of a shape's cover, few enough that the engine's planning of the BETWEENs does not
 # outweigh the exact test it saves (measured: 4 ranges beat 16 and 64 on cones of

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlglot import exp
 
+from datalab.adql.trees import copy_tree
 from datalab.sky import Box, Polygon, boundary
 
 __all__ = [
@@ -36,7 +37,7 @@ def num(value: float) -> exp.Expr:
 
 
 def _f(name: str, *args: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this=name, expressions=[a.copy() for a in args])
+    return exp.Anonymous(this=name, expressions=[copy_tree(a) for a in args])
 
 
 def _rad(value: exp.Expr) -> exp.Expr:
@@ -44,16 +45,16 @@ def _rad(value: exp.Expr) -> exp.Expr:
 
 
 def _mul(*terms: exp.Expr) -> exp.Expr:
-    result = terms[0].copy()
+    result = copy_tree(terms[0])
     for term in terms[1:]:
-        result = exp.Mul(this=result, expression=term.copy())
+        result = exp.Mul(this=result, expression=copy_tree(term))
     return result
 
 
 def _add(*terms: exp.Expr) -> exp.Expr:
-    result = terms[0].copy()
+    result = copy_tree(terms[0])
     for term in terms[1:]:
-        result = exp.Add(this=result, expression=term.copy())
+        result = exp.Add(this=result, expression=copy_tree(term))
     return result
 
 
@@ -112,15 +113,15 @@ def cone_test(
         r = float(radius.this if isinstance(radius, exp.Literal) else -float(radius.this.this))
         if r >= 180.0:
             return exp.and_(
-                exp.Not(this=exp.Is(this=ra.copy(), expression=exp.Null())),
-                exp.Not(this=exp.Is(this=dec.copy(), expression=exp.Null())),
+                exp.Not(this=exp.Is(this=copy_tree(ra), expression=exp.Null())),
+                exp.Not(this=exp.Is(this=copy_tree(dec), expression=exp.Null())),
             )
         limit = math.sin(math.radians(max(r, 0.0)) / 2.0) ** 2
         # A hair of slack so that points exactly on the circle (r = separation as
         # computed in double precision) stay in, as the boundary belongs to the circle.
         test = exp.LTE(this=_haversine(ra0, dec0, ra, dec), expression=num(limit * (1 + 1e-12)))
         return test if r >= 0 else exp.false()
-    return exp.LTE(this=distance(ra0, dec0, ra, dec), expression=radius.copy())
+    return exp.LTE(this=distance(ra0, dec0, ra, dec), expression=copy_tree(radius))
 
 
 def unit_vector(ra: exp.Expr, dec: exp.Expr) -> tuple[exp.Expr, exp.Expr, exp.Expr]:
@@ -256,7 +257,7 @@ def healpix_ranges_predicate(column: exp.Expr, ranges: np.ndarray) -> exp.Expr:
 
     def between(lo: int, hi: int) -> exp.Expr:
         return exp.Between(
-            this=column.copy(),
+            this=copy_tree(column),
             low=exp.Literal.number(int(lo)),
             high=exp.Literal.number(int(hi) - 1),
         )
@@ -321,7 +322,7 @@ def ellipse_test(
     u = _add(_mul(num(math.sin(pa) / a), east), _mul(num(math.cos(pa) / a), north))
     v = _add(_mul(num(math.cos(pa) / b), east), _mul(num(-math.sin(pa) / b), north))
     return exp.and_(
-        exp.GT(this=along.copy(), expression=num(0.0)),
+        exp.GT(this=copy_tree(along), expression=num(0.0)),
         exp.LTE(this=_add(_sq(u), _sq(v)), expression=_sq(along)),
     )
 
@@ -344,7 +345,7 @@ def propagate(
     from datalab.adql.lower import PointV
 
     k = _mul(
-        exp.Paren(this=exp.Sub(this=out_epoch.copy(), expression=ref_epoch.copy())),
+        exp.Paren(this=exp.Sub(this=copy_tree(out_epoch), expression=copy_tree(ref_epoch))),
         num(math.pi / 180.0 / 3.6e6),
     )
     r, d = _rad(ra), _rad(dec)

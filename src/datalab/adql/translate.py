@@ -7,6 +7,7 @@ request's uploads — and nothing else resolves.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Mapping
@@ -19,12 +20,12 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
-from datalab.adql import functions, units
+from datalab.adql import functions, templates, units
 from datalab.adql.dialect import ADQL
 from datalab.adql.errors import ADQLError
 from datalab.adql.gate import Language, Limits, ParsedQuery, parse, position_of
 from datalab.adql.joins import rewrite_positional_joins
-from datalab.adql.lower import SOURCE_META, Lowerer
+from datalab.adql.lower import SOURCE_META, ColumnSource, Lowerer
 from datalab.catalog.metadata import ColumnInfo, TableInfo
 
 __all__ = ["ResultColumn", "TableCatalog", "Translation", "translate"]
@@ -98,6 +99,21 @@ class TableCatalog:
     def names(self) -> list[str]:
         return sorted(self._tables)
 
+    def identity(self) -> tuple[object, ...]:
+        """What makes two catalogs resolve every name alike, cheaply: the table
+        objects themselves (kept alive by whoever keys on this) and the mappings."""
+        return (
+            tuple(map(id, self._tables.values())),
+            tuple(self._physical.items()),
+            tuple(self._prefixes.items()),
+        )
+
+    def table_objects(self) -> tuple[TableInfo, ...]:
+        return tuple(self._tables.values())
+
+
+_TEMPLATES = templates.TemplateCache()
+
 
 def translate(
     text: str,
@@ -106,12 +122,79 @@ def translate(
     language: Language = "ADQL",
     limits: Limits | None = None,
 ) -> Translation:
-    """Compile an ADQL (or Data Lab SQL) query into DuckDB SQL and its columns' metadata."""
-    parsed = parse(text, language, limits=limits)
-    return translate_parsed(parsed, catalog)
+    """Compile an ADQL (or Data Lab SQL) query into DuckDB SQL and its columns' metadata.
+
+    A query that differs from one compiled before only in the numbers of its region
+    predicates reuses that compilation (:mod:`datalab.adql.templates`).
+    """
+    limits = limits or Limits()
+    if not isinstance(text, str) or len(text) > limits.max_length:
+        return _compile(parse(text, language, limits=limits), catalog, [])[0]
+    numbers = templates.number_tokens(text)
+    key = (
+        language,
+        dataclasses.astuple(limits),
+        templates.shape_key(text, numbers),
+        catalog.identity(),
+    )
+    reused = _reuse(key, numbers, language)
+    if reused is not None:
+        if _TEMPLATES.check:
+            _check_reuse(reused, text, catalog, language, limits, numbers)
+        return reused
+    translation, template = _compile(parse(text, language, limits=limits), catalog, numbers)
+    if template is not None:
+        template.keep_alive = catalog.table_objects()
+        _TEMPLATES.store(key, template)
+    return translation
+
+
+def _reuse(key: tuple[object, ...], numbers: list[templates.Number], language: Language):  # type: ignore[no-untyped-def]
+    """The translation from a template of this shape, or None to compile in full."""
+    found = _TEMPLATES.find(key, numbers)
+    if found is None:
+        _TEMPLATES.misses += 1
+        return None
+    template, texts = found
+    table = _function_table(language)
+    try:
+        fragments = [
+            templates.render(region, table, region_texts)
+            for region, region_texts in zip(template.regions, texts, strict=True)
+        ]
+    except Exception:  # noqa: BLE001 - refused numbers: the full compile says why, where
+        return None
+    _TEMPLATES.hits += 1
+    result: Translation = template.result  # type: ignore[assignment]
+    return dataclasses.replace(result, sql=templates.fill(template, fragments))
+
+
+def _check_reuse(
+    reused: Translation,
+    text: str,
+    catalog: TableCatalog,
+    language: Language,
+    limits: Limits,
+    numbers: list[templates.Number],
+) -> None:
+    fresh, _ = _compile(parse(text, language, limits=limits), catalog, numbers)
+    if fresh != reused:
+        raise RuntimeError(f"a reused compilation differs from a full one for {text!r}")
+
+
+def _function_table(language: Language) -> dict[str, functions.FunctionSpec]:
+    return functions.ADQL_FUNCTIONS if language == "ADQL" else functions.SQL_FUNCTIONS
 
 
 def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
+    return _compile(parsed, catalog, [])[0]
+
+
+def _compile(
+    parsed: ParsedQuery, catalog: TableCatalog, numbers: list[templates.Number]
+) -> tuple[Translation, templates.Template | None]:
+    """The translation and, when the query has region predicates made of ``numbers``,
+    a template for reusing it with other numbers there."""
     tree = normalize_identifiers(parsed.tree, dialect=ADQL)
     used = _resolve_tables(tree, catalog)
     tree = _qualify(tree, used, catalog)
@@ -119,8 +202,9 @@ def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
     _name_outputs(tree)
     columns = tuple(_result_columns(tree))
     _apply_prefixes(tree, used, catalog)
-    table = functions.ADQL_FUNCTIONS if parsed.language == "ADQL" else functions.SQL_FUNCTIONS
+    table = _function_table(parsed.language)
     tree = rewrite_positional_joins(tree)
+    regions = templates.cut_regions(tree, numbers) if numbers else []
     lowered = Lowerer(table).lower(tree)
     for table_node in lowered.find_all(exp.Table):
         info: TableInfo | None = table_node.meta.get("datalab_table")
@@ -129,11 +213,20 @@ def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
     # The tree is this call's own and is dropped afterwards: generating from it directly
     # saves the deep copy sqlglot otherwise makes first (a fifth of a cone's compile).
     sql = lowered.sql(dialect="duckdb", copy=False, comments=False, identify=True)
-    return Translation(
+    translation = Translation(
         sql=sql,
         columns=columns,
         tables=tuple(sorted({f"{t.schema}.{t.name}" for t in used.values()})),
     )
+    if not regions:
+        return translation, None
+    fragments = [templates.render(region, table, {}) for region in regions]
+    template = templates.template_from(sql, regions, numbers, translation, None)
+    if template is None:  # a marker got lost or doubled: compile without cutting
+        return _compile(parse(parsed.text, parsed.language), catalog, [])
+    translation = dataclasses.replace(translation, sql=templates.fill(template, fragments))
+    template.result = translation
+    return translation, template
 
 
 def _cte_names(tree: exp.Expr) -> set[str]:
@@ -270,7 +363,7 @@ def _annotate_sources(tree: exp.Expr, used: dict[int, TableInfo]) -> None:
                 info = used[id(source)]
                 match = next((c for c in info.columns if c.name == column.name), None)
                 if match is not None:
-                    column.meta[SOURCE_META] = (column.table, info, match)
+                    column.meta[SOURCE_META] = ColumnSource(column.table, info, match)
 
 
 def _apply_prefixes(tree: exp.Expr, used: dict[int, TableInfo], catalog: TableCatalog) -> None:
