@@ -80,7 +80,7 @@ FORMS = {
 
 def run_pairs(con, query: str, catalog: TableCatalog, language: str = "ADQL"):
     sql = translate(query, catalog, language=language).sql  # type: ignore[arg-type]
-    assert "_dl_zone" in sql, sql
+    assert "_dl_cell" in sql, sql
     return {(int(x), int(y)) for x, y in con.sql(sql).fetchall()}
 
 
@@ -152,4 +152,4 @@ def test_join_on_non_constant_radius_is_not_rewritten(con):
         " ON DISTANCE(POINT(a.ra, a.dec), POINT(b.ra, b.dec)) < a.dec",
         catalog,
     ).sql
-    assert "_dl_zone" not in sql
+    assert "_dl_cell" not in sql
