@@ -80,6 +80,14 @@ class Bench:
             return pa.Table.from_batches(list(result), schema=result.schema)
 
     @contextmanager
+    def mydb_engine(self) -> Iterator[Engine]:
+        """The engine with a users' database attached as catalog ``mydb``, as the
+        server opens it (``benchmarks.run`` gives the suite's engine one of its own)."""
+        if self.engine.mydb is None:
+            raise RuntimeError("this workload needs an engine with myDB attached")
+        yield self.engine
+
+    @contextmanager
     def pg_connection(self) -> Iterator[psycopg.Connection]:
         if self.pg is None:
             raise RuntimeError("this workload needs PostgreSQL")

@@ -42,19 +42,28 @@ from benchmarks.dataset import ensure_datalab_home, ensure_mock_file, file_rows
 from benchmarks.measure import Workload
 from benchmarks.support import MOCK_TABLE
 from benchmarks.tap import server
-from benchmarks.workloads import aggregates, concurrency, cones, crossmatch, ingest, streaming
+from benchmarks.workloads import (
+    aggregates,
+    concurrency,
+    cone_batches,
+    cones,
+    crossmatch,
+    ingest,
+    streaming,
+)
 from datalab.catalog import Engine
 
 RESULTS = Path(__file__).parent / "results"
 WORKLOADS: dict[str, Callable[[Bench], Workload]] = {
     "cone": cones.run,
+    "cone_batch": cone_batches.run,
     "aggregate": aggregates.run,
     "xmatch": crossmatch.run,
     "stream": streaming.run,
     "concurrency": concurrency.run,
     "ingest": ingest.run,
 }
-NEEDS_POSTGRES = {"cone", "aggregate", "xmatch", "concurrency", "ingest"}
+NEEDS_POSTGRES = {"cone", "cone_batch", "aggregate", "xmatch", "concurrency", "ingest"}
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -254,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             except dachs_peer.DachsUnavailable as exc:
                 raise SystemExit(f"--with-dachs: {exc}") from None
             dachs_state = "python3-gavo " + dachs_peer.version()
-        engine = Engine(home / "catalog.duckdb")
+        # With a users' database of its own attached, as the server has one: the
+        # crossmatch workload joins probes kept in myDB.
+        engine = Engine(home / "catalog.duckdb", mydb=workdir / "bench-mydb.duckdb")
         stack.callback(engine.close)
         bench = Bench(
             rows=rows,

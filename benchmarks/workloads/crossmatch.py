@@ -8,6 +8,12 @@ sources moved by up to 0.7", 10% unrelated positions) are matched two ways:
   upload, the ADQL join compiled to declination zones, run on the read-only engine):
   ``SELECT p.id, t.objid FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON
   1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, 1/3600.))``;
+  Data Lab myDB: the probes stored once beforehand as a user's myDB table (imported
+  as the Data Lab client's ``mydb_import`` does; timed apart, not in the match) and the
+  same join written against it as users do, ``… FROM mydb://probe_N AS p JOIN …``,
+  through the Data Lab query API's path in process (``mydb://`` names, the user's
+  tables made visible, compiled, run on the engine with the users' database attached
+  as ``mydb``);
   Data Lab TAP: the same query sent to ``/tap/sync`` with the probes uploaded inline
   as Parquet, the result fetched as Parquet;
   Q3C: ``SELECT p.id, t.objid FROM bench.probe_N p JOIN ls_mock.tractor t ON
@@ -46,7 +52,10 @@ from benchmarks.measure import Case, Workload, interleaved
 from benchmarks.pgload import TABLE, load_probes
 from benchmarks.tap import sync_query
 from benchmarks.xmatch import probe_table
+from datalab.catalog import Engine
 from datalab.config import Settings
+from datalab.mydb import MyDB
+from datalab.query import dlquery
 from datalab.query.tap import parse_tap_parameters, prepare, start
 from datalab.query.visible import Visible
 
@@ -54,6 +63,7 @@ RADIUS_ARCSEC = 1.0
 RADIUS = f"{RADIUS_ARCSEC}/3600."
 WARMUP_PROBES = 10_000
 PARQUET = "application/vnd.apache.parquet"
+MYDB_USER = "benchuser"
 
 PAIRS_ADQL = (
     "SELECT p.id, t.objid FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
@@ -93,20 +103,34 @@ PAIR = np.dtype([("probe", "<i8"), ("objid", "<i8")])
 
 def pair_keys(ids: Any, objids: Any) -> np.ndarray:
     """Pairs as a sorted array of (probe id, objid) records, comparable across engines."""
-    pairs = np.empty(len(ids), dtype=PAIR)
-    pairs["probe"] = np.asarray(ids, dtype=np.int64)
-    pairs["objid"] = np.asarray(objids, dtype=np.int64)
-    return np.unique(pairs)
+    probe = np.asarray(ids, dtype=np.int64)
+    objid = np.asarray(objids, dtype=np.int64)
+    # np.unique of the records would give the same array, but sorts records by
+    # comparing their bytes one pair at a time: seconds for a million pairs, which
+    # every engine's time would carry. Sorting by the two columns is fast.
+    order = np.lexsort((objid, probe))
+    probe, objid = probe[order], objid[order]
+    keep = np.ones(len(probe), dtype=bool)
+    keep[1:] = (probe[1:] != probe[:-1]) | (objid[1:] != objid[:-1])
+    pairs = np.empty(int(keep.sum()), dtype=PAIR)
+    pairs["probe"] = probe[keep]
+    pairs["objid"] = objid[keep]
+    return pairs
 
 
 def digest(keys: np.ndarray) -> tuple[int, str]:
     return len(keys), hashlib.sha1(keys.tobytes()).hexdigest()[:12]
 
 
+def on_mydb(adql: str, name: str) -> str:
+    """The upload query as written against the user's myDB table ``name``."""
+    return adql.replace("TAP_UPLOAD.probe", f"mydb://{name}")
+
+
 class Probes:
     """One probe list, in every form the engines take it."""
 
-    def __init__(self, bench: Bench, name: str, table: pa.Table) -> None:
+    def __init__(self, bench: Bench, name: str, table: pa.Table, mydb: MyDB) -> None:
         self.name = name
         self.table = table
         self.upload_dir = bench.workdir / "xmatch" / name
@@ -115,17 +139,25 @@ class Probes:
         self.parquet = (self.upload_dir / "probe").read_bytes()
         self.pg_setup = load_probes(bench.pg, name, table) if bench.pg is not None else {}
         self.coords = (table.column("ra").to_numpy(), table.column("dec").to_numpy())
+        started = time.perf_counter()
+        mydb.import_table(MYDB_USER, name, table, replace=True)
+        self.mydb_setup = {"import_s": round(time.perf_counter() - started, 3)}
 
 
 def run(bench: Bench) -> Workload:
     sizes = [int(s) for s in str(bench.options.get("probes", "100000,1000000")).split(",")]
-    engines = ["Data Lab", "Data Lab TAP", "Q3C", "astropy"]
+    engines = ["Data Lab", "Data Lab myDB", "Data Lab TAP", "Q3C", "astropy"]
     work = Workload(
         key="xmatch",
         title="Crossmatch within 1 arcsec",
         unit="s",
         engines=engines,
-        ratios=[("Q3C", "Data Lab"), ("astropy", "Data Lab"), ("Q3C", "Data Lab TAP")],
+        ratios=[
+            ("Q3C", "Data Lab"),
+            ("Q3C", "Data Lab myDB"),
+            ("astropy", "Data Lab"),
+            ("Q3C", "Data Lab TAP"),
+        ],
         notes=[
             f"{bench.repeat} repetitions after one warm-up run ({WARMUP_PROBES:,} probes)"
             " per engine; times in seconds"
@@ -147,6 +179,18 @@ def run(bench: Bench) -> Workload:
         )
         prepared = prepare(tap, visible, probes.upload_dir)
         with start(prepared, bench.engine, timeout=3600) as result:
+            table = pa.Table.from_batches(list(result), schema=result.schema)
+        return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
+
+    def in_mydb(engine: Engine, mydb: MyDB, probes: Probes, adql: str) -> np.ndarray:
+        """As the query API runs ``adql=`` for a logged-in user: their tables made
+        visible, ``mydb://`` names resolved, compiled, run with every row."""
+        query = dlquery.parse_query_parameters({"adql": on_mydb(adql, probes.name)})
+        tables, physical = mydb.tables_for(MYDB_USER)
+        translation = dlquery.compile_query(query, visible.plus(tables, physical))
+        with dlquery.start(
+            translation, engine, timeout=3600, max_rows=settings.tap_hard_maxrec
+        ) as result:
             table = pa.Table.from_batches(list(result), schema=result.schema)
         return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
 
@@ -187,22 +231,25 @@ def run(bench: Bench) -> Workload:
         keep = sep <= RADIUS_ARCSEC * u.arcsec
         return pair_keys(np.flatnonzero(keep), objid[idx[keep]])
 
-    started = time.perf_counter()
-    warm = Probes(bench, "probe_warm", probe_table(cat_ra, cat_dec, WARMUP_PROBES, rng))
-    print(
-        f"  crossmatch: warm-up probes ready ({time.perf_counter() - started:.1f} s)",
-        file=sys.stderr,
-        flush=True,
-    )
-    with bench.pg_connection() as con, bench.http() as client:
+    with bench.mydb_engine() as mydb_engine, bench.pg_connection() as con, bench.http() as client:
+        mydb = MyDB(mydb_engine)
+        started = time.perf_counter()
+        warm = Probes(bench, "probe_warm", probe_table(cat_ra, cat_dec, WARMUP_PROBES, rng), mydb)
+        print(
+            f"  crossmatch: warm-up probes ready ({time.perf_counter() - started:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         for n in sizes:
-            probes = Probes(bench, f"probe_{n}", probe_table(cat_ra, cat_dec, n, rng))
+            probes = Probes(bench, f"probe_{n}", probe_table(cat_ra, cat_dec, n, rng), mydb)
             work.info[f"probes_{n}_postgres_setup_s"] = probes.pg_setup
+            work.info[f"probes_{n}_mydb_setup_s"] = probes.mydb_setup
             for label, runners in (
                 (
                     "all pairs",
                     {
                         "Data Lab": lambda p: in_process(p, PAIRS_ADQL),
+                        "Data Lab myDB": lambda p: in_mydb(mydb_engine, mydb, p, PAIRS_ADQL),
                         "Data Lab TAP": lambda p: over_tap(p, client),
                         "Q3C": lambda p: on_pg(con, pairs_sql(f"bench.{p.name}")),
                         "astropy": astropy_pairs,
@@ -212,6 +259,7 @@ def run(bench: Bench) -> Workload:
                     "nearest",
                     {
                         "Data Lab": lambda p: in_process(p, NEAREST_ADQL),
+                        "Data Lab myDB": lambda p: in_mydb(mydb_engine, mydb, p, NEAREST_ADQL),
                         "Q3C": lambda p: on_pg(con, nearest_sql(f"bench.{p.name}")),
                         "astropy": astropy_nearest,
                     },
@@ -219,7 +267,7 @@ def run(bench: Bench) -> Workload:
             ):
                 case = _measure(f"{n:,} probes, {label}", probes, warm, runners, bench.repeat)
                 work.cases.append(case)
-    _cleanup(bench, sizes)
+        _cleanup(bench, sizes, mydb)
     return work
 
 
@@ -262,8 +310,10 @@ def _measure(
     return case
 
 
-def _cleanup(bench: Bench, sizes: list[int]) -> None:
-    """Probe files are rewritten by every run; keep the work directory small meanwhile."""
+def _cleanup(bench: Bench, sizes: list[int], mydb: MyDB) -> None:
+    """Probe files and tables are rewritten by every run; keep the work directory small
+    meanwhile."""
     for n in [*sizes, "warm"]:
         path: Path = bench.workdir / "xmatch" / f"probe_{n}" / "probe"
         path.unlink(missing_ok=True)
+        mydb.drop(MYDB_USER, f"probe_{n}")
