@@ -1,13 +1,23 @@
 """The catalog store: survey tables in DuckDB, each with its TAP_SCHEMA documentation.
 
-Loading follows one rule: *load aside, swap at the end*. Rows go to a private staging
-table first; only when every row is in does one transaction replace (or extend) the
-public table, sorted by ``_healpix_29``, together with its metadata. A failure at any
-point leaves the previous table and its documentation exactly as they were.
+Loading follows one rule: *load aside, swap at the end*. The new table is built inside
+one transaction that also drops (or extends) the old one and writes its metadata; the
+swap happens only at COMMIT, once every row is in, sorted by ``_healpix_29``. A failure
+at any point rolls the transaction back and leaves the previous table and its
+documentation exactly as they were.
+
+The rows reach DuckDB as one Arrow stream that the engine pulls while it sorts
+(``CREATE TABLE ... AS SELECT ... ORDER BY``): the file is read, indexed, sorted and
+written in a single pass, with no staging copy, a reading thread preparing the next
+batches while the engine takes in the previous ones. The sort spills to the temp
+directory when it outgrows the memory limit, so memory stays bounded whatever the
+input's size.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -143,21 +153,22 @@ class CatalogStore:
         if mode == "append" and not exists:
             raise NotFoundError(f"table {schema}.{name} does not exist; load it without --append")
 
-        # A temporary table: it never reaches the database file (no write-ahead log, no
-        # checkpoint), spills to the temp directory when large, and vanishes with the
-        # connection if the process dies.
-        staging = f'temp.main."_load_{name}_{uuid.uuid4().hex[:12]}"'
-        try:
-            arrow_schema = self._stage(staging, spec, batches)
-            with self._transaction():
-                if mode == "append":
-                    info = self._append(schema, name, staging, spec, arrow_schema)
-                else:
-                    info = self._replace(schema, name, staging, spec, arrow_schema)
-                self.con.execute(f"DROP TABLE {staging}")
-            return info
-        finally:
-            self.con.execute(f"DROP TABLE IF EXISTS {staging}")
+        source = f"_load_{name}_{uuid.uuid4().hex[:12]}"
+        with _Feed(spec, batches) as feed:
+            self.con.register(source, feed.reader())
+            try:
+                with self._transaction():
+                    if mode == "append":
+                        return self._append(schema, name, source, spec, feed.source_schema)
+                    return self._replace(schema, name, source, spec, feed.source_schema)
+            except duckdb.Error:
+                # The engine reports a failure of the input as text only; the original
+                # names the file, row and column.
+                if feed.error is not None:
+                    raise feed.error from None
+                raise
+            finally:
+                self.con.unregister(source)
 
     def add_foreign_key(
         self,
@@ -212,18 +223,18 @@ class CatalogStore:
         self.con.execute("COMMIT")
 
     def _stage(self, staging: str, spec: TableSpec, batches: Iterable[pa.RecordBatch]) -> pa.Schema:
-        """Copy every batch into the staging table, adding the HEALPix index."""
+        """Copy every batch into a staging table, adding the HEALPix index.
+
+        For callers that assemble a table's rows before swapping it in themselves (the
+        image index); ``load`` streams instead and needs no staging table.
+        """
         arrow_schema: pa.Schema | None = None
         created = False
         for batch in batches:
             if arrow_schema is None:
                 arrow_schema = batch.schema
                 _check_columns(arrow_schema, spec)
-            if md.HEALPIX_COLUMN in batch.schema.names:
-                batch = batch.drop_columns([md.HEALPIX_COLUMN])
-            if spec.ra and spec.dec:
-                index = healpix_index_arrow(batch.column(spec.ra), batch.column(spec.dec))
-                batch = batch.append_column(md.HEALPIX_COLUMN, index)
+            batch = _with_index(batch, spec)
             self.con.register("_ingest_batch", batch)
             try:
                 if not created:
@@ -250,6 +261,8 @@ class CatalogStore:
     def _replace(
         self, schema: str, name: str, staging: str, spec: TableSpec, arrow_schema: pa.Schema
     ) -> md.TableInfo:
+        """Inside a transaction: the table becomes the rows of ``staging`` (a table or a
+        registered stream), sorted by the HEALPix index."""
         self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         self.con.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
         order = f" ORDER BY {md.HEALPIX_COLUMN}" if spec.ra else ""
@@ -262,6 +275,8 @@ class CatalogStore:
     def _append(
         self, schema: str, name: str, staging: str, spec: TableSpec, arrow_schema: pa.Schema
     ) -> md.TableInfo:
+        """Inside a transaction: the table becomes its rows plus those of ``staging``, all
+        sorted again by the HEALPix index. Checked before any row is read."""
         previous = self.table(f"{schema}.{name}")
         old = {c.name.lower() for c in previous.columns} - {md.HEALPIX_COLUMN}
         new = {n.lower() for n in arrow_schema.names} - {md.HEALPIX_COLUMN}
@@ -332,6 +347,129 @@ class CatalogStore:
             nrows=int(nrows or 0),
             healpix_indexed=md.HEALPIX_COLUMN in arrow.schema.names,
         )
+
+
+class _Aborted(Exception):
+    """Raised into the engine's read of the stream when the input failed."""
+
+
+_END = object()
+_ABORT = object()
+
+
+class _Feed:
+    """The caller's batches, HEALPix index added, handed to DuckDB as one Arrow stream.
+
+    A thread of its own reads and indexes the batches while the engine, in the caller's
+    thread, sorts the ones before (and DuckDB handles Ctrl-C there as for any query):
+    the file is read, indexed, sorted and written in one pass. That thread alone
+    iterates ``batches``, from the first batch to closing it, so a source tied to the
+    thread that started it (an SQLite cursor) works. At most ``depth`` batches wait in
+    between, which keeps memory bounded. The first batch is awaited on entry: its
+    schema is the table's, checked before the engine starts.
+    """
+
+    def __init__(self, spec: TableSpec, batches: Iterable[pa.RecordBatch], depth: int = 2) -> None:
+        self._spec = spec
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self.source_schema = pa.schema([])  # the input's, set by the first batch
+        self.schema = pa.schema([])  # the stream's: the input's plus the index
+        self._started = False
+        self._thread = threading.Thread(
+            target=self._produce, args=(batches,), name="datalab-load", daemon=True
+        )
+
+    def __enter__(self) -> _Feed:
+        self._thread.start()
+        try:
+            self._first = self._queue.get()
+            if self._first is _ABORT:
+                raise self.error  # type: ignore[misc]
+            if self._first is _END:
+                raise UsageError("nothing to load: the input has no columns")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading (if the engine stopped first) and wait for the reading thread."""
+        self._stop.set()
+        self._thread.join()
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The stream the engine reads; it can be read once."""
+        return pa.RecordBatchReader.from_batches(self.schema, self._drain())
+
+    def _drain(self) -> Iterator[pa.RecordBatch]:
+        item, self._first = self._first, None
+        while item is not _END:
+            if item is _ABORT:
+                raise _Aborted("the input could not be read")
+            yield item  # type: ignore[misc]
+            item = self._queue.get()
+
+    def _produce(self, batches: Iterable[pa.RecordBatch]) -> None:
+        iterator = iter(batches)
+        try:
+            for batch in iterator:
+                if not self._put(self._prepare(batch)):
+                    return  # the engine stopped reading: its error says why
+            self._put(_END)
+        except BaseException as exc:
+            self.error = exc
+            self._put(_ABORT)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # here, in the thread that iterated it
+
+    def _prepare(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch indexed; the first one fixes (and checks) the schema."""
+        if not self._started:
+            _check_columns(batch.schema, self._spec)
+            self.source_schema = batch.schema
+            indexed = _with_index(batch, self._spec)
+            self.schema, self._started = indexed.schema, True
+            return indexed
+        return self._conform(_with_index(batch, self._spec))
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item`` for the engine; False once it no longer reads."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with the first batch's column types (a stream has one schema)."""
+        if batch.schema.equals(self.schema):
+            return batch
+        try:
+            columns = [batch.column(f.name).cast(f.type) for f in self.schema]
+        except KeyError as exc:
+            raise UsageError(f"a batch lacks the column {exc} that the first one has") from None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise UsageError(f"a batch's values do not fit the first one's types: {exc}") from None
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+
+def _with_index(batch: pa.RecordBatch, spec: TableSpec) -> pa.RecordBatch:
+    """``batch`` with its ``_healpix_29`` (re)computed when the table has a position."""
+    if md.HEALPIX_COLUMN in batch.schema.names:
+        batch = batch.drop_columns([md.HEALPIX_COLUMN])
+    if spec.ra and spec.dec:
+        index = healpix_index_arrow(batch.column(spec.ra), batch.column(spec.dec))
+        batch = batch.append_column(md.HEALPIX_COLUMN, index)
+    return batch
 
 
 def _default_meta(column: str, spec: TableSpec) -> FieldMeta:

@@ -99,7 +99,12 @@ def healpix_index(ra: ArrayLike, dec: ArrayLike, order: int = HEALPIX_ORDER) -> 
 
 
 def _arrow_floats(name: str, values: pa.Array | pa.ChunkedArray) -> NDArray[np.float64]:
-    """A numeric Arrow column as float64 numpy, nulls turned into NaN."""
+    """A numeric Arrow column as float64 numpy, nulls turned into NaN.
+
+    Read straight from the Arrow buffers: pyarrow's own conversions (``to_numpy``,
+    ``fill_null`` with a scalar) import pandas on first use, which costs an ingest
+    process close to half a second.
+    """
     if not isinstance(values, pa.Array | pa.ChunkedArray):
         raise UsageError(
             f"{name} must be a pyarrow Array or ChunkedArray; got {type(values).__name__}",
@@ -112,9 +117,31 @@ def _arrow_floats(name: str, values: pa.Array | pa.ChunkedArray) -> NDArray[np.f
             f"{name} must be a numeric column; got type {values.type}",
             detail={"parameter": name},
         ) from exc
+    if isinstance(as_float, pa.ChunkedArray):
+        as_float = as_float.combine_chunks()
+    n, offset = len(as_float), as_float.offset
+    if n == 0:
+        return np.empty(0, dtype=np.float64)
+    validity, data = as_float.buffers()
+    floats = np.frombuffer(data, dtype=np.float64, count=n, offset=offset * 8)
     if as_float.null_count:
-        as_float = as_float.fill_null(math.nan)
-    return np.asarray(as_float.to_numpy(zero_copy_only=False), dtype=np.float64)
+        bits = np.frombuffer(validity, dtype=np.uint8)
+        valid = np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].astype(bool)
+        floats = np.where(valid, floats, math.nan)
+    return floats
+
+
+def _int64_array(values: NDArray[np.int64], valid: NDArray[np.bool_] | None) -> pa.Int64Array:
+    """``values`` as an Arrow array without a copy, null where ``valid`` is False.
+
+    Built from buffers for the reason given in :func:`_arrow_floats`.
+    """
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = 0 if valid is None else len(valid) - int(np.count_nonzero(valid))
+    return pa.Array.from_buffers(  # type: ignore[return-value]
+        pa.int64(), len(values), [bitmap, pa.py_buffer(values)], null_count=nulls
+    )
 
 
 def healpix_index_arrow(
@@ -141,9 +168,9 @@ def healpix_index_arrow(
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(ra_np) & (np.abs(dec_np) <= 90.0)
     if valid.all():
-        return pa.array(_hash(ra_np, dec_np, depth), type=pa.int64())
+        return _int64_array(_hash(ra_np, dec_np, depth), None)
     cells = _hash(np.where(valid, ra_np, 0.0), np.where(valid, dec_np, 0.0), depth)
-    return pa.array(cells, type=pa.int64(), mask=~valid)
+    return _int64_array(cells, valid)
 
 
 def merge_ranges(ranges: ArrayLike) -> NDArray[np.int64]:
