@@ -384,8 +384,12 @@ def put_table(con: duckdb.DuckDBPyConnection, table: TableInfo) -> None:
         for i, c in enumerate(c for c in table.columns if c.name != HEALPIX_COLUMN)
     ]
     if rows:
-        con.executemany(
-            f"INSERT INTO {TAP_SCHEMA}.columns VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+        # One statement for all columns: the engine runs executemany row by row, at
+        # about a hundredth of a second each.
+        one = "(" + ",".join("?" * len(rows[0])) + ")"
+        con.execute(
+            f"INSERT INTO {TAP_SCHEMA}.columns VALUES " + ",".join([one] * len(rows)),
+            [value for row in rows for value in row],
         )
     con.execute(
         f"INSERT INTO {PRIVATE_SCHEMA}.tables (table_name, ra_column, dec_column, nrows) "
