@@ -9,10 +9,11 @@ the size of the result. ``resolve_format`` maps a RESPONSEFORMAT value (TAP 1.1
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -24,6 +25,7 @@ from datalab.errors import UsageError
 from datalab.formats.fields import FieldMeta
 from datalab.formats.fits_writer import FitsTableWriter
 from datalab.formats.parquet_writer import parquet_chunks
+from datalab.formats.pipeline import ordered_map, read_ahead
 from datalab.formats.text_writers import csv_chunks, iso_timestamps, json_chunks, tsv_chunks
 from datalab.formats.votable_writer import (
     conform_batch,
@@ -156,12 +158,15 @@ class ResultInfo:
 _LOW = 64 << 10
 _HIGH = 1 << 20
 _SLICE_BYTES = 2 << 20  # Arrow bytes of input encoded at a time
+# The same for the encoders that work on a slice per core at once (``ordered_map``):
+# smaller, so that all the slices in flight together hold about what one did.
+_PARALLEL_SLICE_BYTES = 1 << 20
 
 
 def _sliced(
-    batches: Iterable[pa.RecordBatch], fields: Sequence[FieldMeta]
+    batches: Iterable[pa.RecordBatch], fields: Sequence[FieldMeta], size: int = _SLICE_BYTES
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of about ``_SLICE_BYTES`` of Arrow data, conformed to ``fields``.
+    """Batches of about ``size`` bytes of Arrow data, conformed to ``fields``.
 
     Encoding a slice holds its text or bytes several times over, so huge batches are
     cut to keep that bounded and the output flowing.
@@ -169,23 +174,31 @@ def _sliced(
     for batch in batches:
         batch = conform_batch(batch, fields)
         n = batch.num_rows
-        rows = max(1024, int(_SLICE_BYTES * n / max(batch.nbytes, 1))) if n else 1
+        rows = max(1024, int(size * n / max(batch.nbytes, 1))) if n else 1
         for start in range(0, n, rows):
             yield batch.slice(start, rows)
 
 
 def _rechunk(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    """Pieces regrouped into chunks of at least 64 KiB (but the last) and at most 1 MiB."""
+    """Pieces regrouped into chunks of at least 64 KiB (but the last) and at most 1 MiB.
+
+    Whole 1 MiB stretches of a large piece are cut straight out of it; only the ends
+    go through the buffer, so most bytes are copied once.
+    """
     buffer = bytearray()
     for piece in pieces:
         view = memoryview(piece)
-        while view:
+        if buffer:
             take = _HIGH - len(buffer)
             buffer += view[:take]
             view = view[take:]
             if len(buffer) >= _HIGH:
                 yield bytes(buffer)
                 buffer = bytearray()
+        while len(view) >= _HIGH:
+            yield bytes(view[:_HIGH])
+            view = view[_HIGH:]
+        buffer += view
         if len(buffer) >= _LOW:
             yield bytes(buffer)
             buffer = bytearray()
@@ -273,6 +286,11 @@ def _read_out(file: BinaryIO) -> Iterator[bytes]:
 
 # -- the entry point ---------------------------------------------------------------------
 
+# Parquet's writer takes the batches one after the other, so the engine fetches the
+# next batch in a thread of its own meanwhile. (FITS spools the rows to a file first,
+# which gains nothing from it.)
+_FETCH_AHEAD = frozenset({"parquet"})
+
 
 def encode_result(
     fmt: ResultFormat,
@@ -295,7 +313,12 @@ def encode_result(
     to temporary files in ``tmp_dir`` (default: the system's).
 
     Columns this format cannot hold raise :class:`UsageError` here, before any
-    iteration; the encoding itself happens as the chunks are pulled.
+    iteration; the encoding itself happens as the chunks are pulled. The text and
+    VOTable encoders work on several batches at once (``pipeline.ordered_map``), one
+    per core; Parquet reads ``batches`` one ahead in a thread of its own
+    (``pipeline.read_ahead``). Either way ``batches`` is read by one thread at a time
+    and no longer once the chunks have run out or been closed, so the caller may then
+    close the query.
     """
     if len(fields) != len(schema):
         raise ValueError(f"{len(fields)} FieldMeta for {len(schema)} columns")
@@ -303,20 +326,24 @@ def encode_result(
         raise UsageError("a result needs at least one column")
     resolved = resolve_fields(schema, fields)
     target = conformed_schema(schema, resolved)
-    rows = _sliced(batches, resolved)
+    fetched = read_ahead(iter(batches), 1, wait=True) if fmt.name in _FETCH_AHEAD else None
+    size = _SLICE_BYTES if fmt.name == "fits" else _PARALLEL_SLICE_BYTES
+    rows = _sliced(fetched or batches, resolved, size)
     chunks: Iterator[bytes]
     if fmt.name.startswith("votable"):
         serialization = {"votable": "TABLEDATA", "votable/b": "BINARY"}.get(fmt.name, "BINARY2")
-        chunks = votable_chunks(serialization, target, resolved, rows, info, overflow)
+        chunks = votable_chunks(
+            serialization, target, resolved, rows, info, overflow, map_batches=ordered_map
+        )
     elif fmt.name == "csv":
-        chunks = csv_chunks(target, rows, line_end=info.csv_line_end)
+        chunks = csv_chunks(target, rows, line_end=info.csv_line_end, map_batches=ordered_map)
     elif fmt.name == "tsv":
-        chunks = tsv_chunks(target, rows)
+        chunks = tsv_chunks(target, rows, map_batches=ordered_map)
     elif fmt.name == "json":
-        chunks = json_chunks(resolved, rows, overflow)
+        chunks = json_chunks(resolved, rows, overflow, map_batches=ordered_map)
     elif fmt.name == "parquet":
         # Unsliced: a row group per incoming batch keeps the file's row groups large.
-        whole = (conform_batch(b, resolved) for b in batches)
+        whole = (conform_batch(b, resolved) for b in fetched or batches)
         chunks = parquet_chunks(target, resolved, whole, info, overflow)
     elif fmt.name == "fits":
         fits_schema = _fits_schema(target)
@@ -325,4 +352,18 @@ def encode_result(
         chunks = _fits_chunks(fits_schema, resolved, rows, info, tmp_dir)
     else:
         raise UsageError(f"no encoder for the format {fmt.name!r}")
+    if fetched is not None:
+        return _closing(_rechunk(chunks), fetched)
     return _rechunk(chunks)
+
+
+def _closing(
+    chunks: Iterator[bytes], fetched: Generator[pa.RecordBatch, None, None]
+) -> Iterator[bytes]:
+    """``chunks``; then, however they end (even by an error), the fetching thread stopped.
+
+    Left to garbage collection, the thread could still be reading the query when the
+    caller closes it, if an error's traceback kept the generators alive.
+    """
+    with contextlib.closing(fetched):
+        yield from chunks

@@ -16,6 +16,7 @@ of a floating array as ``NaN`` and of an integer array as the VALUES null sentin
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -28,12 +29,19 @@ from datalab.formats.fields import FieldMeta
 
 __all__ = [
     "INT_NULLS",
+    "BatchMapper",
     "as_lists",
     "cell_text",
     "csv_chunks",
     "joined_bytes",
     "json_chunks",
     "tsv_chunks",
+]
+
+# How a writer applies its per-batch encoder to the batches: ``map``, or a parallel map
+# that keeps the order (``pipeline.ordered_map``).
+BatchMapper = Callable[
+    [Callable[[pa.RecordBatch], bytes], Iterable[pa.RecordBatch]], Iterator[bytes]
 ]
 
 # The value that stands for null in an integer VOTable datatype (declared with VALUES
@@ -199,22 +207,31 @@ def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def csv_chunks(
-    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, line_end: str = "\r\n"
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    line_end: str = "\r\n",
+    map_batches: BatchMapper = map,
 ) -> Iterator[bytes]:
     """RFC 4180 CSV: a header row, CRLF line ends, fields quoted when they need it.
 
     Arrow's writer quotes every string value, which RFC 4180 allows, so an empty string
     (``""``) and a null (nothing) stay apart. Numbers are written unquoted, floats
     in Arrow's shortest round-trip form (``nan``, ``inf`` for the special values).
+    Batches are independent, so ``map_batches`` may encode several at once.
     """
-    body = pacsv.WriteOptions(include_header=False, eol=line_end)
     # The header is written here: Arrow quotes every name, and readers that take the
     # first line as plain column names (most do) would keep the quotes.
     yield (",".join(_csv_name(name) for name in schema.names) + line_end).encode("utf-8")
-    for batch in batches:
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(_csv_ready(batch), sink, body)
-        yield sink.getvalue().to_pybytes()
+    yield from map_batches(functools.partial(_csv_rows, line_end=line_end), batches)
+
+
+def _csv_rows(batch: pa.RecordBatch, line_end: str) -> bytes:
+    """The CSV lines of one batch, without a header."""
+    sink = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, eol=line_end)
+    pacsv.write_csv(_csv_ready(batch), sink, options)
+    return sink.getvalue().to_pybytes()
 
 
 def _csv_name(name: str) -> str:
@@ -235,16 +252,23 @@ def _tsv_cells(column: pa.Array) -> pa.Array:
     return text.fill_null("")
 
 
-def tsv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """Tab-separated values with a header row; a null cell is empty, like an empty string."""
+def tsv_chunks(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], *, map_batches: BatchMapper = map
+) -> Iterator[bytes]:
+    """Tab-separated values with a header row; a null cell is empty, like an empty string.
+
+    Batches are independent, so ``map_batches`` may encode several at once.
+    """
     header = pa.array(schema.names, pa.string())
     header = pc.replace_substring_regex(header, "[\t\r\n]", " ").to_pylist()
     yield ("\t".join(header) + "\n").encode()
-    for batch in batches:
-        if not batch.num_rows:
-            continue
-        cells = pc.binary_join_element_wise(*[_tsv_cells(c) for c in batch.columns], "\t")
-        yield joined_bytes(pc.binary_join_element_wise(cells, "\n", ""))
+    yield from map_batches(_tsv_rows, (b for b in batches if b.num_rows))
+
+
+def _tsv_rows(batch: pa.RecordBatch) -> bytes:
+    """The TSV lines of one non-empty batch."""
+    cells = pc.binary_join_element_wise(*[_tsv_cells(c) for c in batch.columns], "\t")
+    return joined_bytes(pc.binary_join_element_wise(cells, "\n", ""))
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -291,6 +315,12 @@ def _json_cells(arr: pa.Array) -> pa.Array:
     return out.fill_null("null")
 
 
+def _json_rows(batch: pa.RecordBatch) -> bytes:
+    """The rows of one non-empty batch, each as ``,\\n[...]``."""
+    cells = pc.binary_join_element_wise(*[_json_cells(c) for c in batch.columns], ",")
+    return joined_bytes(pc.binary_join_element_wise(",\n[", cells, "]", ""))
+
+
 def _json_field(meta: FieldMeta) -> dict[str, str | None]:
     return {
         "name": meta.name,
@@ -308,21 +338,19 @@ def json_chunks(
     fields: Sequence[FieldMeta],
     batches: Iterable[pa.RecordBatch],
     overflow: Callable[[], bool],
+    *,
+    map_batches: BatchMapper = map,
 ) -> Iterator[bytes]:
     """``{"metadata": [...], "data": [[...], ...], "overflow": bool}``, one row a line.
 
     The shape Gaia's TAP service writes and astroquery's TapPlus reads; ``fields``
     must have their VOTable datatype, arraysize and xtype filled in already.
+    Batches are independent, so ``map_batches`` may encode several at once.
     """
     metadata = json.dumps([_json_field(m) for m in fields], ensure_ascii=False)
     yield f'{{"metadata": {metadata},\n"data": ['.encode()
     first = True
-    for batch in batches:
-        if not batch.num_rows:
-            continue
-        cells = pc.binary_join_element_wise(*[_json_cells(c) for c in batch.columns], ",")
-        rows = pc.binary_join_element_wise(",\n[", cells, "]", "")
-        data = joined_bytes(rows)
+    for data in map_batches(_json_rows, (b for b in batches if b.num_rows)):
         yield data[1:] if first else data
         first = False
     yield f'\n],\n"overflow": {"true" if overflow() else "false"}}}\n'.encode()

@@ -35,6 +35,7 @@ the binary serializations. Any text then reads back exactly, at two bytes a char
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -49,6 +50,7 @@ from datalab.errors import UsageError
 from datalab.formats.fields import FieldMeta
 from datalab.formats.text_writers import (
     INT_NULLS,
+    BatchMapper,
     as_lists,
     cell_text,
     int_datatype,
@@ -413,11 +415,15 @@ def votable_chunks(
     batches: Iterable[pa.RecordBatch],
     info: ResultInfo,
     overflow: Callable[[], bool],
+    *,
+    map_batches: BatchMapper = map,
 ) -> Iterator[bytes]:
     """The pieces of a VOTable result; ``serialization`` is TABLEDATA, BINARY or BINARY2.
 
     ``fields`` come from :func:`resolve_fields` and ``batches`` through
-    :func:`conform_batch`.
+    :func:`conform_batch`. The rows of each batch are encoded on their own (only the
+    base64 line breaks run across batches), so ``map_batches`` may encode several at
+    once.
     """
     head = [_document_start(), '<RESOURCE type="results">\n', _info("QUERY_STATUS", "OK")]
     if info.query is not None:
@@ -431,18 +437,18 @@ def votable_chunks(
     else:
         head.append(f'<DATA><{serialization}><STREAM encoding="base64">\n')
     yield "".join(head).encode()
+    nonempty = (b for b in batches if b.num_rows)
     if serialization == "TABLEDATA":
-        for batch in batches:
-            if batch.num_rows:
-                yield _tabledata(batch)
+        yield from map_batches(_tabledata, nonempty)
         tail = "</TABLEDATA></DATA>\n</TABLE>\n"
     else:
         sentinels = [_needs_sentinel(f, serialization) for f in schema]
+        rows = functools.partial(
+            _binary_rows, fields=fields, sentinels=sentinels, binary2=serialization == "BINARY2"
+        )
         encoder = _Base64()
-        for batch in batches:
-            if batch.num_rows:
-                rows = _binary_rows(batch, fields, sentinels, serialization == "BINARY2")
-                yield encoder.feed(rows)
+        for data in map_batches(rows, nonempty):
+            yield encoder.feed(data)
         yield encoder.finish()
         tail = f"</STREAM></{serialization}></DATA>\n</TABLE>\n"
     if overflow():

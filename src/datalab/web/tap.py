@@ -34,6 +34,7 @@ from datalab.formats.results import (
     encode_result,
     votable_error_document,
 )
+from datalab.formats.pipeline import read_ahead
 from datalab.jobs import Job, Phase
 from datalab.jobs.kinds.tap_query import BASE_URL_PARAMETER, UPLOAD_DIR
 from datalab.query.tap import TapQuery, parse_tap_parameters, prepare, start
@@ -54,6 +55,8 @@ _VOTABLE = "application/x-votable+xml"
 _XML = "text/xml"
 # The longest a client may block on WAIT (UWS 1.1 §2.2.1.1 lets the server cut it).
 _MAX_WAIT = 120.0
+# Result chunks (up to 1 MiB each) encoded ahead of the one being sent.
+_READ_AHEAD_CHUNKS = 4
 # Parameters that control the job rather than the query (UWS 1.1 §2.2.3).
 _CONTROL = {"phase", "action", "executionduration", "destruction", "wait"}
 
@@ -153,7 +156,10 @@ async def sync_query(
             result.close()
             _remove(upload_dir)
 
-    return StreamingResponse(body(), media_type=tap.format.mime_type)
+    # Encoded in a thread of its own, a few chunks ahead, so that the next chunk is
+    # made while the last one is sent (Starlette asks for it only once that is done).
+    chunks = read_ahead(body(), _READ_AHEAD_CHUNKS)
+    return StreamingResponse(chunks, media_type=tap.format.mime_type)
 
 
 def _start_sync(  # type: ignore[no-untyped-def]
