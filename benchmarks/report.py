@@ -98,8 +98,8 @@ def targets(works: dict[str, Workload]) -> list[Target]:
                 small_batches.append((case, single.values["pgSphere"] / ours))
     out.append(
         _ratio_target(
-            "Small (1') cones, 200 batched into one join, faster per cone than pgSphere's"
-            " GiST index",
+            "Small (1') cones batched into one join (--centres per query), faster per cone"
+            " than pgSphere's GiST index",
             small_batches,
             1.0,
             "pgSphere per cone, batched the same way and one query per cone / Data Lab"
