@@ -9,6 +9,7 @@ with the HTTP status of the error (TAP 1.1 §2.9, DALI 1.1 §4.4.2).
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import shutil
 import tempfile
@@ -57,6 +58,8 @@ _XML = "text/xml"
 _MAX_WAIT = 120.0
 # Result chunks (up to 1 MiB each) encoded ahead of the one being sent.
 _READ_AHEAD_CHUNKS = 4
+# Answers up to this size are encoded whole before the response starts.
+_SMALL_BODY = 256 * 1024
 # Parameters that control the job rather than the query (UWS 1.1 §2.2.3).
 _CONTROL = {"phase", "action", "executionduration", "destruction", "wait"}
 
@@ -156,10 +159,29 @@ async def sync_query(
             result.close()
             _remove(upload_dir)
 
-    # Encoded in a thread of its own, a few chunks ahead, so that the next chunk is
-    # made while the last one is sent (Starlette asks for it only once that is done).
-    chunks = read_ahead(body(), _READ_AHEAD_CHUNKS)
-    return StreamingResponse(chunks, media_type=tap.format.mime_type)
+    # A small answer (a cone, a count) is encoded whole and sent as one body: streaming
+    # it would cost more in thread hand-overs than encoding it. A larger one goes on
+    # from where that stopped, encoded in a thread of its own a few chunks ahead, so
+    # that the next chunk is made while the last one is sent (Starlette asks for it
+    # only once that is done).
+    chunks = body()
+    head, finished = await anyio.to_thread.run_sync(_take_head, chunks, _SMALL_BODY)
+    if finished:
+        return Response(b"".join(head), media_type=tap.format.mime_type)
+    rest = read_ahead(chunks, _READ_AHEAD_CHUNKS)
+    return StreamingResponse(itertools.chain(head, rest), media_type=tap.format.mime_type)
+
+
+def _take_head(chunks: Iterator[bytes], limit: int) -> tuple[list[bytes], bool]:
+    """The first chunks, up to about ``limit`` bytes, and whether they are all."""
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            return head, False
+    return head, True
 
 
 def _start_sync(  # type: ignore[no-untyped-def]
