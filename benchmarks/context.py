@@ -19,17 +19,22 @@ from typing import Any
 import httpx
 import psycopg
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from benchmarks.postgres import Cluster
 from benchmarks.support import footprint_centres
 from benchmarks.tap import HTTP_TIMEOUT, sync_query
 from datalab.adql import TableCatalog, translate
 from datalab.catalog import Engine
+from datalab.config import Settings
 from datalab.query import run_query
+from datalab.query.tap import parse_tap_parameters, prepare, start
+from datalab.query.visible import Visible
 
 __all__ = ["CSV", "Bench", "TapService", "parse_csv", "tap_csv"]
 
 QUERY_TIMEOUT = 3600.0
+PARQUET = "application/vnd.apache.parquet"
 # CSV with its header line: the bare text/csv of DaCHS has none, Data Lab's has one.
 CSV = "text/csv;header=present"
 
@@ -78,6 +83,48 @@ class Bench:
         translation = translate(adql, self.adql_catalog)
         with run_query(self.engine, translation.sql, timeout=QUERY_TIMEOUT) as result:
             return pa.Table.from_batches(list(result), schema=result.schema)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings()
+
+    @cached_property
+    def visible(self) -> Visible:
+        return Visible(tuple(self.engine.tables()))
+
+    def with_upload(self, adql: str, name: str, upload_dir: Path) -> pa.Table:
+        """``adql`` with the Parquet file ``upload_dir/name`` as ``TAP_UPLOAD.name``:
+        the TAP upload path without HTTP, every row fetched."""
+        tap = parse_tap_parameters(
+            {
+                "query": adql,
+                "upload": f"{name},param:{name}",
+                "maxrec": str(self.settings.tap_hard_maxrec),
+            },
+            self.settings,
+        )
+        prepared = prepare(tap, self.visible, upload_dir)
+        with start(prepared, self.engine, timeout=QUERY_TIMEOUT) as result:
+            return pa.Table.from_batches(list(result), schema=result.schema)
+
+    def tap_with_upload(
+        self, client: httpx.Client, adql: str, name: str, parquet: bytes
+    ) -> pa.Table:
+        """The same over ``/tap/sync``, the table uploaded inline, the answer as Parquet."""
+        response = sync_query(
+            client,
+            self.tap.sync_url,
+            adql,
+            PARQUET,
+            self.settings.tap_hard_maxrec,
+            files={name: (f"{name}.parquet", parquet, PARQUET)},
+            upload=f"{name},param:{name}",
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"TAP upload query: HTTP {response.status_code}: {response.text[:300]!r}"
+            )
+        return pq.read_table(pa.BufferReader(response.content))
 
     @contextmanager
     def mydb_engine(self) -> Iterator[Engine]:

@@ -36,15 +36,10 @@ from benchmarks.context import Bench
 from benchmarks.measure import Case, Workload, interleaved
 from benchmarks.pgload import SPOINT, TABLE
 from benchmarks.support import MOCK_TABLE
-from benchmarks.tap import sync_query
-from datalab.config import Settings
-from datalab.query.tap import parse_tap_parameters, prepare, start
-from datalab.query.visible import Visible
 
 RADII_ARCMIN = (1.0, 6.0, 30.0)
 SELECTS = {"count": "COUNT(*)", "all columns": "c.id, t.*"}
-PARQUET = "application/vnd.apache.parquet"
-UPLOAD = "centres,param:centres"
+NAME = "centres"
 
 
 def adql(select: str, radius: float) -> str:
@@ -91,8 +86,8 @@ def _batch(bench: Bench, centres: list[tuple[float, float]], name: str) -> Batch
     )
     directory = bench.workdir / "cone-batches" / name
     directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, directory / "centres")
-    return Batch(centres, directory, (directory / "centres").read_bytes())
+    pq.write_table(table, directory / NAME)
+    return Batch(centres, directory, (directory / NAME).read_bytes())
 
 
 def _rows(select: str, table: pa.Table) -> int:
@@ -118,44 +113,18 @@ def run(bench: Bench) -> Workload:
             f" time / {per_batch}), the query's own median in the JSON"
         ],
     )
-    visible = Visible(tuple(bench.engine.tables()))
-    settings = Settings()
-
     with bench.pg_connection() as con, httpx.Client(timeout=600.0) as client:
 
         def in_process(select: str, radius: float) -> Callable[[Batch], int]:
             def go(batch: Batch) -> int:
-                tap = parse_tap_parameters(
-                    {
-                        "query": adql(select, radius),
-                        "upload": UPLOAD,
-                        "maxrec": str(settings.tap_hard_maxrec),
-                    },
-                    settings,
-                )
-                prepared = prepare(tap, visible, batch.upload_dir)
-                with start(prepared, bench.engine, timeout=3600) as result:
-                    table = pa.Table.from_batches(list(result), schema=result.schema)
-                return _rows(select, table)
+                return _rows(select, bench.with_upload(adql(select, radius), NAME, batch.upload_dir))
 
             return go
 
         def over_tap(select: str, radius: float) -> Callable[[Batch], int]:
             def go(batch: Batch) -> int:
-                response = sync_query(
-                    client,
-                    bench.tap.sync_url,
-                    adql(select, radius),
-                    PARQUET,
-                    settings.tap_hard_maxrec,
-                    files={"centres": ("centres.parquet", batch.parquet, PARQUET)},
-                    upload=UPLOAD,
-                )
-                if response.status_code != 200:
-                    raise RuntimeError(
-                        f"TAP cone batch: HTTP {response.status_code}: {response.text[:300]!r}"
-                    )
-                return _rows(select, pq.read_table(pa.BufferReader(response.content)))
+                table = bench.tap_with_upload(client, adql(select, radius), NAME, batch.parquet)
+                return _rows(select, table)
 
             return go
 

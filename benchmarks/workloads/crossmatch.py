@@ -33,7 +33,6 @@ Each engine's answer is the set of (probe id, objid) pairs; all must be equal.
 from __future__ import annotations
 
 import hashlib
-import io
 import sys
 import time
 from collections.abc import Callable
@@ -50,19 +49,14 @@ from benchmarks.context import Bench
 from benchmarks.dataset import read_columns
 from benchmarks.measure import Case, Workload, interleaved
 from benchmarks.pgload import TABLE, load_probes
-from benchmarks.tap import sync_query
 from benchmarks.xmatch import probe_table
 from datalab.catalog import Engine
-from datalab.config import Settings
 from datalab.mydb import MyDB
 from datalab.query import dlquery
-from datalab.query.tap import parse_tap_parameters, prepare, start
-from datalab.query.visible import Visible
 
 RADIUS_ARCSEC = 1.0
 RADIUS = f"{RADIUS_ARCSEC}/3600."
 WARMUP_PROBES = 10_000
-PARQUET = "application/vnd.apache.parquet"
 MYDB_USER = "benchuser"
 
 PAIRS_ADQL = (
@@ -169,17 +163,9 @@ def run(bench: Bench) -> Workload:
     cat_dec = catalog.column("dec").to_numpy()
     del catalog
     rng = np.random.default_rng(bench.seed + 3)
-    visible = Visible(tuple(bench.engine.tables()))
-    settings = Settings()
 
     def in_process(probes: Probes, adql: str) -> np.ndarray:
-        tap = parse_tap_parameters(
-            {"query": adql, "upload": "probe,param:probe", "maxrec": str(settings.tap_hard_maxrec)},
-            settings,
-        )
-        prepared = prepare(tap, visible, probes.upload_dir)
-        with start(prepared, bench.engine, timeout=3600) as result:
-            table = pa.Table.from_batches(list(result), schema=result.schema)
+        table = bench.with_upload(adql, "probe", probes.upload_dir)
         return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
 
     def in_mydb(engine: Engine, mydb: MyDB, probes: Probes, adql: str) -> np.ndarray:
@@ -187,28 +173,15 @@ def run(bench: Bench) -> Workload:
         visible, ``mydb://`` names resolved, compiled, run with every row."""
         query = dlquery.parse_query_parameters({"adql": on_mydb(adql, probes.name)})
         tables, physical = mydb.tables_for(MYDB_USER)
-        translation = dlquery.compile_query(query, visible.plus(tables, physical))
+        translation = dlquery.compile_query(query, bench.visible.plus(tables, physical))
         with dlquery.start(
-            translation, engine, timeout=3600, max_rows=settings.tap_hard_maxrec
+            translation, engine, timeout=3600, max_rows=bench.settings.tap_hard_maxrec
         ) as result:
             table = pa.Table.from_batches(list(result), schema=result.schema)
         return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
 
     def over_tap(probes: Probes, client: Any) -> np.ndarray:
-        response = sync_query(
-            client,
-            bench.tap.sync_url,
-            PAIRS_ADQL,
-            PARQUET,
-            settings.tap_hard_maxrec,
-            files={"probe": ("probe.parquet", probes.parquet, PARQUET)},
-            upload="probe,param:probe",
-        )
-        if response.status_code != 200:
-            raise RuntimeError(
-                f"TAP upload join: HTTP {response.status_code}: {response.text[:300]!r}"
-            )
-        table = pq.read_table(io.BytesIO(response.content))
+        table = bench.tap_with_upload(client, PAIRS_ADQL, "probe", probes.parquet)
         return pair_keys(table.column(0).to_numpy(), table.column(1).to_numpy())
 
     def on_pg(con: Any, sql: str) -> np.ndarray:

@@ -30,14 +30,17 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from datalab.adql.functions import FunctionSpec
 from datalab.adql.lower import SOURCE_META, Lowerer
 from datalab.adql.trees import copy_tree
+
+if TYPE_CHECKING:
+    from datalab.adql.translate import Translation
 
 __all__ = ["Region", "TemplateCache", "cut_regions", "number_tokens", "render"]
 
@@ -194,7 +197,7 @@ class Template:
     regions: list[Region]
     hole_indices: list[list[int]]  # per region: indices into the text's numbers
     fixed: tuple[str, ...]  # the texts of the other numbers
-    result: object  # what the compiler returns besides the SQL (columns, tables)
+    result: Translation  # its columns and tables are reused; its SQL is replaced
     keep_alive: object  # the catalog's tables, so that their ids in the key stay theirs
 
 
@@ -268,7 +271,7 @@ def template_from(
     sql: str,
     regions: list[Region],
     numbers: list[Number],
-    result: object,
+    result: Translation,
     keep_alive: object,
 ) -> Template | None:
     """A template for a compiled query, or None when its holes cannot be located."""
@@ -289,5 +292,3 @@ def fill(template: Template, fragments: list[str]) -> str:
         out.append(piece)
     return "".join(out)
 
-
-Renderer = Callable[[Region, dict[int, str]], str]

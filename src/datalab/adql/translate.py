@@ -133,7 +133,7 @@ def translate(
     numbers = templates.number_tokens(text)
     key = (
         language,
-        dataclasses.astuple(limits),
+        limits,
         templates.shape_key(text, numbers),
         catalog.identity(),
     )
@@ -144,12 +144,13 @@ def translate(
         return reused
     translation, template = _compile(parse(text, language, limits=limits), catalog, numbers)
     if template is not None:
-        template.keep_alive = catalog.table_objects()
         _TEMPLATES.store(key, template)
     return translation
 
 
-def _reuse(key: tuple[object, ...], numbers: list[templates.Number], language: Language):  # type: ignore[no-untyped-def]
+def _reuse(
+    key: tuple[object, ...], numbers: list[templates.Number], language: Language
+) -> Translation | None:
     """The translation from a template of this shape, or None to compile in full."""
     found = _TEMPLATES.find(key, numbers)
     if found is None:
@@ -165,8 +166,7 @@ def _reuse(key: tuple[object, ...], numbers: list[templates.Number], language: L
     except Exception:  # noqa: BLE001 - refused numbers: the full compile says why, where
         return None
     _TEMPLATES.hits += 1
-    result: Translation = template.result  # type: ignore[assignment]
-    return dataclasses.replace(result, sql=templates.fill(template, fragments))
+    return dataclasses.replace(template.result, sql=templates.fill(template, fragments))
 
 
 def _check_reuse(
@@ -221,12 +221,12 @@ def _compile(
     if not regions:
         return translation, None
     fragments = [templates.render(region, table, {}) for region in regions]
-    template = templates.template_from(sql, regions, numbers, translation, None)
+    template = templates.template_from(
+        sql, regions, numbers, translation, catalog.table_objects()
+    )
     if template is None:  # a marker got lost or doubled: compile without cutting
         return _compile(parse(parsed.text, parsed.language), catalog, [])
-    translation = dataclasses.replace(translation, sql=templates.fill(template, fragments))
-    template.result = translation
-    return translation, template
+    return dataclasses.replace(translation, sql=templates.fill(template, fragments)), template
 
 
 def _cte_names(tree: exp.Expr) -> set[str]:
