@@ -27,7 +27,7 @@ from benchmarks.tap import HTTP_TIMEOUT, sync_query
 from datalab.adql import TableCatalog, translate
 from datalab.catalog import Engine
 from datalab.config import Settings
-from datalab.query import run_query
+from datalab.query.execute import run_translation
 from datalab.query.tap import parse_tap_parameters, prepare, start
 from datalab.query.visible import Visible
 
@@ -81,7 +81,7 @@ class Bench:
     def datalab(self, adql: str) -> pa.Table:
         """Compile and run ``adql`` in process; the whole result, as the server gets it."""
         translation = translate(adql, self.adql_catalog)
-        with run_query(self.engine, translation.sql, timeout=QUERY_TIMEOUT) as result:
+        with run_translation(self.engine, translation, timeout=QUERY_TIMEOUT) as result:
             return pa.Table.from_batches(list(result), schema=result.schema)
 
     @cached_property

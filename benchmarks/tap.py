@@ -17,7 +17,7 @@ box and the order-5 HEALPix cells that hold sources (the mock leaves out |b| < 5
 Every response must be HTTP 200 and hold the rows the same query gives in process:
 CSV bodies are parsed and counted, BINARY2 ones checked for a complete document and a
 sample parsed with ``astropy.io.votable``. The same queries are timed in process
-first (``translate`` + ``run_query`` on the read-only ``Engine``, rows drained, then
+first (``translate`` + ``run_translation`` on the read-only ``Engine``, rows drained, then
 encoded separately), so the ratio HTTP / in process says what the web layer adds.
 
 ``--peer-tap URL`` sends the same workload to another TAP service (e.g. DaCHS or
@@ -68,7 +68,7 @@ from datalab.adql import TableCatalog, translate
 from datalab.catalog import Engine
 from datalab.config import Settings
 from datalab.formats import FieldMeta, ResultInfo, encode_result, resolve_format
-from datalab.query import run_query
+from datalab.query.execute import run_translation
 
 RESULTS = Path(__file__).parent / "results"
 TABLE = MOCK_TABLE
@@ -142,7 +142,7 @@ def in_process(
         query = kind.adql(TABLE, ra, dec)
         started = time.perf_counter()
         translation = translate(query, catalog)
-        with run_query(engine, translation.sql, timeout=timeout) as result:
+        with run_translation(engine, translation, timeout=timeout) as result:
             schema = result.schema
             batches = list(result)
         ran = time.perf_counter()

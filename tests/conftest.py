@@ -17,6 +17,9 @@ import pytest
 # Every compilation the suite reuses (datalab.adql.templates) is compiled in full as
 # well and must come out the same, here and in the servers the tests start.
 os.environ.setdefault("DATALAB_CHECK_QUERY_TEMPLATES", "1")
+# Every cone search answered from a row copy (datalab.query.cones) is run on the engine
+# as well and must give the same rows.
+os.environ.setdefault("DATALAB_CHECK_ROW_COPIES", "1")
 
 from datalab.catalog.setup import prepare_catalog  # noqa: E402
 
@@ -33,6 +36,14 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+def copy_catalog(source_home: Path, home: Path) -> None:
+    """Copy a data directory's catalog into ``home``: the database and its row copies."""
+    shutil.copy(source_home / "catalog.duckdb", home / "catalog.duckdb")
+    rows = source_home / "catalog.rows"
+    if rows.is_dir():
+        shutil.copytree(rows, home / "catalog.rows")
+
+
 def copy_demo_with_images(demo_home: Path, home: Path, *, hips: bool = False) -> Path:
     """``home`` with demo_home's catalog copied and the demo images drawn into
     ``home/images`` and indexed (and their HiPS built into ``home/hips`` with ``hips``);
@@ -40,7 +51,7 @@ def copy_demo_with_images(demo_home: Path, home: Path, *, hips: bool = False) ->
     from datalab.catalog import Engine
     from datalab.images import ingest_images, make_demo_images
 
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     images = home / "images"
     images.mkdir()
     engine = Engine(home / "catalog.duckdb")

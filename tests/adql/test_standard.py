@@ -493,6 +493,7 @@ INVALID = [
     ("SELECT hpmg FROM hipparcos.hip2", "did you mean hpmag"),
     ('SELECT "RA" FROM hipparcos.hip2', "did you mean ra"),
     ("SELECT ra FROM hipparcos.hip2 AS a, gaia_dr3.gaia_source AS b", "ambiguous"),
+    ("SELECT ra FROM hipparcos.hip2 AS a JOIN hipparcos.hip2 AS b ON a.hip = b.hip", "ambiguous"),
     ("SELECT x.ra FROM hipparcos.hip2 AS a", "x"),
     ("SELECT * FROM pg_catalog.pg_tables", "does not exist"),
     ("SELECT * FROM information_schema.tables", "does not exist"),

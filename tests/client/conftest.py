@@ -4,7 +4,6 @@ two users, and a fresh client configuration directory for every test."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from datalab.client import _config
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, copy_catalog, start_server, stop_server
 
 PASSWORDS = {"demo00": "Andromeda-31-galaxy", "demo01": "Triangulum-33-galaxy"}
 
@@ -46,7 +45,7 @@ def site(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """`datalab serve` on a private copy of the demo catalog, with users demo00 and
     demo01 added through `datalab user add` while it runs."""
     home = tmp_path_factory.mktemp("dl-site")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_server(home, env={"DATALAB_DEMO": "false"})
     try:
         for name, password in PASSWORDS.items():

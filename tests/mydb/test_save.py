@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from datalab.errors import ConflictError, NotFoundError
 from datalab.formats import FieldMeta
 from datalab.mydb import MyDB
 from datalab.query import run_query
+from tests.conftest import copy_catalog
 from tests.mydb.helpers import query_rows
 
 
@@ -150,7 +150,7 @@ def test_staging_left_by_a_dead_process_is_removed(home: Path) -> None:
 
 def test_save_from_a_demo_catalog(demo_home: Path, tmp_path: Path) -> None:
     """The real Hipparcos catalog, saved with the metadata its query result carries."""
-    shutil.copy(demo_home / "catalog.duckdb", tmp_path / "catalog.duckdb")
+    copy_catalog(demo_home, tmp_path)
     engine = Engine(tmp_path / "catalog.duckdb", mydb=tmp_path / "mydb.duckdb")
     try:
         mydb = MyDB(engine)

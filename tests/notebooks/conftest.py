@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import websocket
 from datalab.config import Settings
 from datalab.notebooks.locate import find_bwrap, find_node, find_proxy
 from tests.client.conftest import PASSWORDS, datalab
-from tests.conftest import RunningServer, free_port, start_server, stop_server
+from tests.conftest import RunningServer, copy_catalog, free_port, start_server, stop_server
 
 needs_proxy = pytest.mark.skipif(
     find_proxy(Settings()) is None or find_node() is None,
@@ -72,7 +71,7 @@ def hub_site(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """`datalab serve --notebooks` on a copy of the demo catalog, users demo00 and
     demo01, and a curated notebook to deliver."""
     home = tmp_path_factory.mktemp("nb-site")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     curated = tmp_path_factory.mktemp("curated")
     (curated / "welcome.ipynb").write_text(json.dumps(notebook("print('welcome')")))
     port = free_port()

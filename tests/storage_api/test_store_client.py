@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
 from datalab.client import authClient, queryClient, storeClient, storeClientError
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, copy_catalog, start_server, stop_server
 from tests.storage_api.conftest import PASSWORDS, Api, Site, datalab, login
 
 
@@ -176,7 +175,7 @@ def small_site(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Run
     if "storage_quota" not in Settings.model_fields:
         pytest.skip("the server has no storage_quota setting")
     home = tmp_path_factory.mktemp("quota-site")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_server(home, env={"DATALAB_DEMO": "false",
                                      "DATALAB_STORAGE_QUOTA": str(1 << 20)})
     secret = home.parent / f"{home.name}-pw"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 import xml.etree.ElementTree as ET
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import start_server, stop_server
+from tests.conftest import copy_catalog, start_server, stop_server
 from tests.tap.test_protocol import SLOW, UWS, query_status
 
 
@@ -32,7 +31,7 @@ def test_jobs_and_results_survive_a_killed_server(
     demo_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     home = tmp_path_factory.mktemp("restart-home")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     env = {"DATALAB_DEMO": "false", "DATALAB_TAP_SYNC_TIMEOUT": "1"}
     server = start_server(home, env=env)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import httpx
 import pytest
 
 from datalab.catalog.mock import injected_rows
-from tests.conftest import TEST_MOCK_ROWS, RunningServer, start_server, stop_server
+from tests.conftest import TEST_MOCK_ROWS, RunningServer, copy_catalog, start_server, stop_server
 
 # The demo's mock objects (300,000 field rows and the injected stars) × 7 object types:
 # 2.1 million rows, computed as they stream.
@@ -34,7 +33,7 @@ def peak_rss(pid: int) -> int:
 @pytest.fixture(scope="module")
 def stream_server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp("stream-home")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_server(home, env={"DATALAB_DEMO": "false", "DATALAB_ENGINE_THREADS": "2"})
     yield server
     stop_server(server)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, copy_catalog, start_server, stop_server
 
 # Every stage except those for data models served later (ObsCore) or not at all
 # (ObsLocTAP).
@@ -34,7 +34,7 @@ def lint_server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     """A server of its own (taplint creates jobs), allowing URL uploads from itself so
     that the upload methods TAP 1.1 expects are all declared."""
     home = tmp_path_factory.mktemp("lint-home")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_server(
         home, env={"DATALAB_TAP_UPLOAD_URL_HOSTS": '["127.0.0.1"]', "DATALAB_DEMO": "false"}
     )

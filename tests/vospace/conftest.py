@@ -3,7 +3,6 @@ users demo00 and demo01, and an HTTP client logged in as each."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from lxml import etree
 
 from tests.client.conftest import PASSWORDS, datalab
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, copy_catalog, start_server, stop_server
 from tests.vospace.schema import load_schema
 from tests.web.tls import make_certificate, start_tls_server
 
@@ -37,7 +36,7 @@ def _add_users(home: Path) -> None:
 @pytest.fixture(scope="session")
 def space(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Space]:
     home = tmp_path_factory.mktemp("vospace-site")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_server(home, env={"DATALAB_DEMO": "false"})
     try:
         _add_users(home)
@@ -57,7 +56,7 @@ def tls_space(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     certificate for 127.0.0.1 given through DATALAB_SSL_CERTFILE / DATALAB_SSL_KEYFILE."""
     cert, key = make_certificate(tmp_path_factory.mktemp("vospace-tls"))
     home = tmp_path_factory.mktemp("vospace-tls-site")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_tls_server(home, cert, key, env={"DATALAB_DEMO": "false"}, options=False)
     try:
         _add_users(home)

@@ -4,7 +4,6 @@ out https URLs, and refuses an incomplete or unusable certificate before startin
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, stop_server
+from tests.conftest import RunningServer, copy_catalog, stop_server
 from tests.web.tls import make_certificate, start_tls_server, trusting
 
 
@@ -27,7 +26,7 @@ def tls_server(
     demo_home: Path, certificate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp("tls-site")
-    shutil.copy(demo_home / "catalog.duckdb", home / "catalog.duckdb")
+    copy_catalog(demo_home, home)
     server = start_tls_server(home, *certificate, env={"DATALAB_DEMO": "false"})
     yield server
     stop_server(server)

@@ -20,6 +20,7 @@ from datalab.sky import Box, Polygon, boundary
 __all__ = [
     "boundary_distance",
     "cone_test",
+    "haversine_limit",
     "distance",
     "healpix_ranges_predicate",
     "polygon_test",
@@ -99,6 +100,16 @@ def distance(ra1: exp.Expr, dec1: exp.Expr, ra2: exp.Expr, dec2: exp.Expr) -> ex
     return _f("DEGREES", _f("ATAN2", y, x))
 
 
+def haversine_limit(radius: float) -> float:
+    """The haversine of ``radius`` degrees: the bound a cone's exact test compares with.
+
+    With a hair of slack so that points exactly on the circle (radius = separation as
+    computed in double precision) stay in, as the boundary belongs to the circle. The
+    row-copy path (:mod:`datalab.query.cones`) compares with the same bound.
+    """
+    return math.sin(math.radians(max(radius, 0.0)) / 2.0) ** 2 * (1 + 1e-12)
+
+
 def cone_test(
     ra: exp.Expr, dec: exp.Expr, ra0: exp.Expr, dec0: exp.Expr, radius: exp.Expr
 ) -> exp.Expr:
@@ -116,10 +127,9 @@ def cone_test(
                 exp.Not(this=exp.Is(this=copy_tree(ra), expression=exp.Null())),
                 exp.Not(this=exp.Is(this=copy_tree(dec), expression=exp.Null())),
             )
-        limit = math.sin(math.radians(max(r, 0.0)) / 2.0) ** 2
-        # A hair of slack so that points exactly on the circle (r = separation as
-        # computed in double precision) stay in, as the boundary belongs to the circle.
-        test = exp.LTE(this=_haversine(ra0, dec0, ra, dec), expression=num(limit * (1 + 1e-12)))
+        test = exp.LTE(
+            this=_haversine(ra0, dec0, ra, dec), expression=num(haversine_limit(r))
+        )
         return test if r >= 0 else exp.false()
     return exp.LTE(this=distance(ra0, dec0, ra, dec), expression=copy_tree(radius))
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
@@ -21,12 +22,14 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from datalab.adql import functions, templates, units
+from datalab.adql.cones import ConeSearch, ConeShape, find_cone
 from datalab.adql.dialect import ADQL
 from datalab.adql.errors import ADQLError
 from datalab.adql.gate import Language, Limits, ParsedQuery, parse, position_of
 from datalab.adql.joins import rewrite_positional_joins
 from datalab.adql.lower import SOURCE_META, ColumnSource, Lowerer
 from datalab.catalog.metadata import ColumnInfo, TableInfo
+from datalab.errors import UsageError
 
 __all__ = ["ResultColumn", "TableCatalog", "Translation", "translate"]
 
@@ -45,11 +48,35 @@ class ResultColumn:
     description: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Translation:
-    sql: str
+    """A compiled query: its engine SQL, its result columns and the tables it reads.
+
+    ``cone`` describes a plain cone search (:mod:`datalab.adql.cones`), which the
+    query layer may answer without the engine; the SQL of such a query is then only
+    generated if something asks for it (``source`` is a function producing it).
+    """
+
+    source: str | Callable[[], str] = field(repr=False)
     columns: tuple[ResultColumn, ...]
     tables: tuple[str, ...] = field(default=())
+    cone: ConeSearch | None = None
+
+    @cached_property
+    def sql(self) -> str:
+        return self.source if isinstance(self.source, str) else self.source()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Translation):
+            return NotImplemented
+        return (self.sql, self.columns, self.tables, self.cone) == (
+            other.sql,
+            other.columns,
+            other.tables,
+            other.cone,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class TableCatalog:
@@ -158,15 +185,37 @@ def _reuse(
         return None
     template, texts = found
     table = _function_table(language)
-    try:
+
+    def render_sql() -> str:
         fragments = [
             templates.render(region, table, region_texts)
             for region, region_texts in zip(template.regions, texts, strict=True)
         ]
-    except Exception:  # noqa: BLE001 - refused numbers: the full compile says why, where
-        return None
+        return templates.fill(template, fragments)
+
+    cone = _bind_cone(template.cone, texts[0]) if template.cone is not None else None
+    source: str | Callable[[], str] = render_sql
+    if cone is None:
+        try:
+            source = render_sql()
+        except Exception:  # noqa: BLE001 - refused numbers: the full compile says why, where
+            return None
+    # else: numbers that make a valid circle always render; the SQL is made only if
+    # the cone cannot be answered without the engine.
     _TEMPLATES.hits += 1
-    return dataclasses.replace(template.result, sql=templates.fill(template, fragments))
+    return dataclasses.replace(template.result, source=source, cone=cone)
+
+
+def _bind_cone(shape: ConeShape, texts: dict[int, str]) -> ConeSearch | None:
+    """The cone search for these numbers, if they make a circle the compiler accepts."""
+    cone = shape.bind(texts)
+    if cone is None:
+        return None
+    try:
+        cone.circle  # noqa: B018 - checks the numbers (and keeps the circle for later)
+    except UsageError:
+        return None
+    return cone
 
 
 def _check_reuse(
@@ -205,6 +254,11 @@ def _compile(
     table = _function_table(parsed.language)
     tree = rewrite_positional_joins(tree)
     regions = templates.cut_regions(tree, numbers) if numbers else []
+    cone_shape = (
+        find_cone(tree, regions[0].node, regions[0].marker, catalog.physical)
+        if len(regions) == 1
+        else None
+    )
     lowered = Lowerer(table).lower(tree)
     for table_node in lowered.find_all(exp.Table):
         info: TableInfo | None = table_node.meta.get("datalab_table")
@@ -214,7 +268,7 @@ def _compile(
     # saves the deep copy sqlglot otherwise makes first (a fifth of a cone's compile).
     sql = lowered.sql(dialect="duckdb", copy=False, comments=False, identify=True)
     translation = Translation(
-        sql=sql,
+        source=sql,
         columns=columns,
         tables=tuple(sorted({f"{t.schema}.{t.name}" for t in used.values()})),
     )
@@ -222,11 +276,17 @@ def _compile(
         return translation, None
     fragments = [templates.render(region, table, {}) for region in regions]
     template = templates.template_from(
-        sql, regions, numbers, translation, catalog.table_objects()
+        sql, regions, numbers, translation, catalog.table_objects(), cone_shape
     )
     if template is None:  # a marker got lost or doubled: compile without cutting
         return _compile(parse(parsed.text, parsed.language), catalog, [])
-    return dataclasses.replace(translation, sql=templates.fill(template, fragments)), template
+    cone = None
+    if cone_shape is not None:
+        cone = _bind_cone(cone_shape, {n.start: n.text for n in numbers})
+    translated = dataclasses.replace(
+        translation, source=templates.fill(template, fragments), cone=cone
+    )
+    return translated, template
 
 
 def _cte_names(tree: exp.Expr) -> set[str]:
@@ -315,7 +375,7 @@ def _column_error(message: str, tree: exp.Expr, used: dict[int, TableInfo]) -> A
                 line=line,
                 column=column,
             )
-        if len(set(owners)) > 1:
+        if len(owners) > 1:  # two tables, or one table twice (a self-join)
             return ADQLError(
                 f"column {name} is ambiguous: it is in "
                 f"{', '.join(sorted(set(owners)))}; qualify it",

@@ -10,6 +10,7 @@ from datalab.catalog.metadata import (
     TableInfo,
 )
 from datalab.catalog.metafile import MetadataFile, read_metadata_file
+from datalab.catalog.rowcopy import RowCopy
 from datalab.catalog.store import CatalogStore, LoadMode, TableSpec
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ForeignKey",
     "LoadMode",
     "MetadataFile",
+    "RowCopy",
     "SchemaInfo",
     "TableInfo",
     "TableSpec",

@@ -7,6 +7,9 @@ their duration and give it back.
 When the server keeps users' tables (myDB), their database is attached to the same
 connection as catalog ``mydb``, so that one query can join a user's table with the
 catalogs; only the ``datalab.mydb`` package writes to it.
+
+The row copies of the catalog's positional tables (``datalab.catalog.rowcopy``) are
+mapped when the engine starts, for queries small enough to answer without a cursor.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import duckdb
 
 from datalab.catalog import metadata as md
 from datalab.catalog.connection import connect
+from datalab.catalog.rowcopy import RowCopy, copies_root, open_row_copies
 
 __all__ = ["Engine"]
 
@@ -49,6 +53,9 @@ class Engine:
         #: Held by whoever changes myDB's tables or their metadata, so that those short
         #: transactions never conflict with each other (DuckDB would abort one of them).
         self.mydb_lock = threading.Lock()
+        # Read once: the catalog is read-only for the engine's lifetime, so its tables
+        # and their copies cannot change underneath it.
+        self._row_copies = open_row_copies(self._con, copies_root(catalog))
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -67,5 +74,10 @@ class Engine:
         with self.cursor() as cur:
             return md.read_tables(cur)
 
+    def row_copy(self, qualified_name: str) -> RowCopy | None:
+        """The table's row copy, or None (no position, opted out, or not usable)."""
+        return self._row_copies.get(qualified_name.lower())
+
     def close(self) -> None:
+        self._row_copies = {}
         self._con.close()

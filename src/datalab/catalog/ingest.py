@@ -69,11 +69,13 @@ def ingest_file(
     chunk_rows: int = 250_000,
     file_format: str | None = None,
     progress: ProgressCallback | None = None,
+    row_copy: bool = True,
 ) -> TableInfo:
     """Load one file as ``table`` (``schema.table``), streamed in chunks of ``chunk_rows``.
 
     Column documentation comes from the file and, taking precedence, from ``meta_file``.
     Position columns: ``ra``/``dec`` if given, else the metadata file's, else detected.
+    ``row_copy`` is passed to :meth:`CatalogStore.load`.
     """
     schema, name = split_table_name(table)
     meta = read_metadata_file(meta_file) if meta_file is not None else None
@@ -111,7 +113,7 @@ def ingest_file(
                 if progress is not None:
                     progress(reader.bytes_read, reader.total_bytes)
 
-        return store.load(spec, batches(), mode=mode)
+        return store.load(spec, batches(), mode=mode, row_copy=row_copy)
 
 
 @contextmanager

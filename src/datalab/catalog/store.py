@@ -6,6 +6,11 @@ swap happens only at COMMIT, once every row is in, sorted by ``_healpix_29``. A 
 at any point rolls the transaction back and leaves the previous table and its
 documentation exactly as they were.
 
+A table with a position also gets a row copy (``datalab.catalog.rowcopy``), written
+inside the same transaction once the table is built: the registry names the new copy
+only when the table commits, the copy it replaces is deleted after the COMMIT, and a
+copy written by a transaction that rolls back is deleted at once.
+
 The rows reach DuckDB as one Arrow stream that the engine pulls while it sorts
 (``CREATE TABLE ... AS SELECT ... ORDER BY``): the file is read, indexed, sorted and
 written in a single pass, with no staging copy, a reading thread preparing the next
@@ -29,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from datalab.catalog import metadata as md
+from datalab.catalog import rowcopy
 from datalab.catalog.connection import connect, scalar
 from datalab.errors import ConflictError, NotFoundError, UsageError
 from datalab.formats import FieldMeta
@@ -74,8 +80,17 @@ class CatalogStore:
     def __init__(self, con: duckdb.DuckDBPyConnection, *, writable: bool) -> None:
         self.con = con
         self.writable = writable
+        # Where this database's row copies live (None for a database in memory).
+        self.row_copy_root = rowcopy.database_root(con)
+        # Copy directories to delete once the current transaction commits, or once it
+        # rolls back.
+        self._after_commit: list[str] = []
+        self._after_rollback: list[str] = []
         if writable:
             md.ensure_metadata_tables(con)
+            rowcopy.ensure_registry(con)
+            if self.row_copy_root is not None:
+                rowcopy.sweep_row_copies(con, self.row_copy_root)
 
     @classmethod
     def open(
@@ -137,8 +152,13 @@ class CatalogStore:
         batches: Iterable[pa.RecordBatch],
         *,
         mode: LoadMode = "create",
+        row_copy: bool = True,
     ) -> md.TableInfo:
-        """Load ``batches`` as ``spec`` describes; see the module docstring for the rule."""
+        """Load ``batches`` as ``spec`` describes; see the module docstring for the rule.
+
+        ``row_copy=False`` keeps the table (if it has a position) without a row copy,
+        for tables too large to keep twice; any copy it had is removed.
+        """
         self._require_writable()
         schema = md.check_identifier(spec.schema, "schema")
         name = md.check_identifier(spec.name, "table")
@@ -159,8 +179,12 @@ class CatalogStore:
             try:
                 with self._transaction():
                     if mode == "append":
-                        return self._append(schema, name, source, spec, feed.source_schema)
-                    return self._replace(schema, name, source, spec, feed.source_schema)
+                        return self._append(
+                            schema, name, source, spec, feed.source_schema, row_copy=row_copy
+                        )
+                    return self._replace(
+                        schema, name, source, spec, feed.source_schema, row_copy=row_copy
+                    )
             except duckdb.Error:
                 # The engine reports a failure of the input as text only; the original
                 # names the file, row and column.
@@ -198,6 +222,15 @@ class CatalogStore:
         with self._transaction():
             self.con.execute(f'DROP TABLE "{info.schema}"."{info.name}"')
             md.delete_table(self.con, info.qualified_name, keep_keys=False)
+            self._set_row_copy(info.qualified_name, None)
+
+    def refresh_row_copy(self, qualified_name: str) -> bool:
+        """Write the table's row copy anew (for a catalog loaded before copies existed);
+        True if it has one now. A table without a position has none."""
+        self._require_writable()
+        info = self.table(qualified_name)
+        with self._transaction():
+            return self._update_row_copy(info, wanted=True)
 
     def set_schema_description(self, schema: str, description: str) -> None:
         self._require_writable()
@@ -214,13 +247,46 @@ class CatalogStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One transaction; the row copies it replaced (or wrote, if it fails) are
+        deleted once its outcome is known."""
+        self._after_commit, self._after_rollback = [], []
         self.con.execute("BEGIN TRANSACTION")
         try:
-            yield
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._remove_row_copies(self._after_rollback)
             raise
-        self.con.execute("COMMIT")
+        finally:
+            self._after_rollback = []
+        self._remove_row_copies(self._after_commit)
+
+    def _remove_row_copies(self, directories: list[str]) -> None:
+        if self.row_copy_root is not None:
+            for directory in directories:
+                rowcopy.remove_row_copy(self.row_copy_root, directory)
+        directories.clear()
+
+    def _update_row_copy(self, info: md.TableInfo, *, wanted: bool) -> bool:
+        """Inside a transaction, once the table is built: write its row copy (if
+        ``wanted`` and it has a position) and name it in the registry, or name none.
+        True if the table has a copy now."""
+        directory = None
+        if wanted and info.healpix_indexed and self.row_copy_root is not None:
+            directory = rowcopy.write_row_copy(self.con, info.qualified_name, self.row_copy_root)
+            if directory is not None:
+                self._after_rollback.append(directory)
+        self._set_row_copy(info.qualified_name, directory)
+        return directory is not None
+
+    def _set_row_copy(self, qualified_name: str, directory: str | None) -> None:
+        old = rowcopy.set_row_copy(self.con, qualified_name, directory)
+        if old is not None:
+            self._after_commit.append(old)
 
     def _stage(self, staging: str, spec: TableSpec, batches: Iterable[pa.RecordBatch]) -> pa.Schema:
         """Copy every batch into a staging table, adding the HEALPix index.
@@ -259,10 +325,17 @@ class CatalogStore:
         return arrow_schema
 
     def _replace(
-        self, schema: str, name: str, staging: str, spec: TableSpec, arrow_schema: pa.Schema
+        self,
+        schema: str,
+        name: str,
+        staging: str,
+        spec: TableSpec,
+        arrow_schema: pa.Schema,
+        *,
+        row_copy: bool = True,
     ) -> md.TableInfo:
         """Inside a transaction: the table becomes the rows of ``staging`` (a table or a
-        registered stream), sorted by the HEALPix index."""
+        registered stream), sorted by the HEALPix index, with its row copy."""
         self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         self.con.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
         order = f" ORDER BY {md.HEALPIX_COLUMN}" if spec.ra else ""
@@ -270,13 +343,22 @@ class CatalogStore:
         info = self._describe(schema, name, spec, previous=None)
         md.put_schema(self.con, md.SchemaInfo(schema, spec.schema_description))
         md.put_table(self.con, info)
+        self._update_row_copy(info, wanted=row_copy)
         return info
 
     def _append(
-        self, schema: str, name: str, staging: str, spec: TableSpec, arrow_schema: pa.Schema
+        self,
+        schema: str,
+        name: str,
+        staging: str,
+        spec: TableSpec,
+        arrow_schema: pa.Schema,
+        *,
+        row_copy: bool = True,
     ) -> md.TableInfo:
         """Inside a transaction: the table becomes its rows plus those of ``staging``, all
-        sorted again by the HEALPix index. Checked before any row is read."""
+        sorted again by the HEALPix index, with a new row copy. Checked before any row is
+        read."""
         previous = self.table(f"{schema}.{name}")
         old = {c.name.lower() for c in previous.columns} - {md.HEALPIX_COLUMN}
         new = {n.lower() for n in arrow_schema.names} - {md.HEALPIX_COLUMN}
@@ -306,6 +388,7 @@ class CatalogStore:
         self.con.execute(f'DROP TABLE "{schema}"."{aside}"')
         info = self._describe(schema, name, spec, previous=previous)
         md.put_table(self.con, info)
+        self._update_row_copy(info, wanted=row_copy)
         return info
 
     def _describe(

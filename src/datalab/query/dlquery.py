@@ -17,7 +17,8 @@ from datalab.adql import Translation, translate
 from datalab.catalog import Engine
 from datalab.errors import UsageError
 from datalab.formats.results import ResultFormat, resolve_format
-from datalab.query.runner import QueryResult, run_query
+from datalab.query.execute import run_translation
+from datalab.query.runner import QueryResult
 from datalab.query.visible import Visible
 
 __all__ = ["DataLabQuery", "compile_query", "mydb_urls_to_names", "parse_query_parameters"]
@@ -91,6 +92,6 @@ def start(
     max_rows: int,
     on_cancel: Callable[[Callable[[], None]], None] | None = None,
 ) -> QueryResult:
-    return run_query(
-        engine, translation.sql, timeout=timeout, max_rows=max_rows, on_cancel=on_cancel
+    return run_translation(
+        engine, translation, timeout=timeout, max_rows=max_rows, on_cancel=on_cancel
     )

@@ -37,7 +37,7 @@ import pyarrow as pa
 from datalab.catalog import Engine
 from datalab.errors import DataLabError, QueryError, QueryTimeoutError, TransientError
 
-__all__ = ["QueryCancelledError", "QueryResult", "run_query"]
+__all__ = ["QueryCancelledError", "QueryResult", "rows_result", "run_query"]
 
 log = logging.getLogger("datalab.query")
 
@@ -133,7 +133,16 @@ def run_query(
     except BaseException:
         execution.release()
         raise
-    return QueryResult(execution, max_rows)
+    assert execution.reader is not None
+    return QueryResult(execution, max_rows, execution.reader.schema)
+
+
+def rows_result(
+    schema: pa.Schema, batches: Sequence[pa.RecordBatch], *, max_rows: int | None = None
+) -> QueryResult:
+    """A result over rows already computed without the engine (a cone search answered
+    from a row copy), behaving like an engine result: MAXREC, overflow, cancel."""
+    return QueryResult(_Rows(batches), max_rows, schema)
 
 
 class QueryResult:
@@ -144,14 +153,15 @@ class QueryResult:
     the result is garbage-collected, whichever comes first.
     """
 
-    def __init__(self, execution: _Execution, max_rows: int | None) -> None:
+    def __init__(
+        self, execution: _Execution | _Rows, max_rows: int | None, schema: pa.Schema
+    ) -> None:
         self._execution = execution
         self._max_rows = max_rows
         self._rows = 0
         self._overflow = False
         self._finished = False
-        assert execution.reader is not None
-        self._schema: pa.Schema = execution.reader.schema
+        self._schema = schema
         # Releases the cursor if the result is dropped unread; holds the execution, not
         # the result, so that dropping the result is what triggers it.
         self._finalizer = weakref.finalize(self, execution.release)
@@ -223,6 +233,31 @@ class QueryResult:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Rows:
+    """The rows of a result computed ahead, handed out as an engine's would be."""
+
+    def __init__(self, batches: Sequence[pa.RecordBatch]) -> None:
+        self._batches = list(batches)
+        self._next = 0
+        self.cancelled = False
+
+    def next_batch(self) -> pa.RecordBatch | None:
+        if self.cancelled:
+            raise QueryCancelledError()
+        while self._next < len(self._batches):
+            batch = self._batches[self._next]
+            self._next += 1
+            if batch.num_rows:
+                return batch
+        return None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def release(self) -> None:
+        self._batches = []
 
 
 class _Execution:

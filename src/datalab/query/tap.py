@@ -17,7 +17,8 @@ from datalab.config import Settings
 from datalab.errors import UsageError
 from datalab.formats import FieldMeta
 from datalab.formats.results import ResultFormat, resolve_format
-from datalab.query.runner import QueryResult, run_query
+from datalab.query.execute import run_translation
+from datalab.query.runner import QueryResult
 from datalab.query.visible import Visible, result_fields
 from datalab.query.uploads import (
     UPLOAD_SCHEMA,
@@ -117,9 +118,9 @@ def start(
 ) -> QueryResult:
     """Run the compiled query: the rows stream from the returned result. ``on_cancel``
     receives the query's cancel function before it runs (see ``run_query``)."""
-    return run_query(
+    return run_translation(
         engine,
-        prepared.translation.sql,
+        prepared.translation,
         timeout=timeout,
         max_rows=prepared.tap.maxrec,
         tables={u.engine_name: u.table for u in prepared.uploads},

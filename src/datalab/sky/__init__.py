@@ -5,6 +5,8 @@ the HATS convention) and are sorted by it. A region query is answered in two
 steps built from this package: :meth:`Shape.ranges` gives a short list of
 ``_healpix_29`` intervals that certainly contain every match (a cheap, sorted-range
 pre-filter), and :meth:`Shape.contains` is the exact test applied to what remains.
+For cones up to a degree, :func:`small_circle_ranges` gives such a list in tens of
+microseconds instead of the descent's millisecond or two.
 
 All angles are in degrees. Shapes follow the ADQL definitions of CIRCLE, BOX and
 POLYGON; see each class for the exact reading of the standard.
@@ -24,6 +26,7 @@ from datalab.sky.healpix import (
     merge_ranges,
     ranges_contain,
 )
+from datalab.sky.local_cover import SMALL_CIRCLE_MAX_RADIUS, small_circle_ranges
 from datalab.sky.polygon import Polygon
 from datalab.sky.regions import (
     TOUCH_RAD,
@@ -38,6 +41,7 @@ from datalab.sky.shapes import Box, Circle
 __all__ = [
     "HEALPIX_ORDER",
     "N_INDICES",
+    "SMALL_CIRCLE_MAX_RADIUS",
     "TOUCH_RAD",
     "Box",
     "Circle",
@@ -57,4 +61,5 @@ __all__ = [
     "limit_ranges",
     "merge_ranges",
     "ranges_contain",
+    "small_circle_ranges",
 ]
