@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 from astropy.io import fits
 
 from benchmarks.support import MOCK_TABLE, catalog_rows
+from datalab.catalog import Engine
+from datalab.catalog.store import CatalogStore
 
 __all__ = [
     "ensure_datalab_home",
@@ -85,6 +87,7 @@ def ensure_datalab_home(workdir: Path, rows: int, parquet: Path) -> Path:
     """
     home = workdir / "datalab"
     if catalog_rows(home / "catalog.duckdb") == rows:
+        _ensure_row_copy(home / "catalog.duckdb")
         return home
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -94,6 +97,19 @@ def ensure_datalab_home(workdir: Path, rows: int, parquet: Path) -> Path:
         check=True,
     )
     return home
+
+
+def _ensure_row_copy(catalog: Path) -> None:
+    """Give a table ingested by an earlier version its row copy (cone searches use it)."""
+    engine = Engine(catalog)
+    try:
+        if engine.row_copy(MOCK_TABLE) is not None:
+            return
+    finally:
+        engine.close()
+    print(f"writing the row copy of {MOCK_TABLE} ...", file=sys.stderr, flush=True)
+    with CatalogStore.open(catalog) as store:
+        store.refresh_row_copy(MOCK_TABLE)
 
 
 def sibling_home(home: Path, name: str) -> Path:
@@ -107,7 +123,8 @@ def sibling_home(home: Path, name: str) -> Path:
     sibling = home.parent / name
     catalog = home / "catalog.duckdb"
     linked = sibling / "catalog.duckdb"
-    if linked.exists() and linked.stat().st_ino == catalog.stat().st_ino:
+    rows = sibling / "catalog.rows"  # the row copies, shared through a link
+    if linked.exists() and linked.stat().st_ino == catalog.stat().st_ino and rows.exists():
         return sibling
     shutil.rmtree(sibling, ignore_errors=True)
     sibling.mkdir(parents=True)
@@ -115,6 +132,8 @@ def sibling_home(home: Path, name: str) -> Path:
         linked.hardlink_to(catalog)
     except OSError:
         shutil.copy2(catalog, linked)
+    if (home / "catalog.rows").is_dir():
+        rows.symlink_to((home / "catalog.rows").resolve(), target_is_directory=True)
     return sibling
 
 

@@ -200,3 +200,15 @@ def test_unindexed_and_joined_positions_still_compile() -> None:
     plain = "SELECT id FROM cat.other WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', {}, 2, 1))"
     got, hit = reused(plain.format(1), plain.format(3), catalog)
     assert hit and got == fresh(plain.format(3), catalog)
+
+
+def test_a_query_without_regions_is_reused_only_as_it_is() -> None:
+    aggregate = "SELECT COUNT(*), AVG(mag) FROM cat.pts WHERE mag < 20 AND id > 3"
+    got, hit = reused(aggregate, aggregate)
+    assert hit and got == fresh(aggregate)
+    other = aggregate.replace("20", "21")
+    got, hit = reused(aggregate, other)
+    assert not hit and got == fresh(other) and "21" in got.sql
+    plain = "SELECT id FROM cat.pts"
+    got, hit = reused(plain, plain)
+    assert hit and got == fresh(plain)

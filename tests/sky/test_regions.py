@@ -222,8 +222,25 @@ def reference_intersects(a: Reference, b: Reference, rng: np.random.Generator) -
     return None
 
 
+def _outside_candidates(outer: Reference, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Points likely outside ``outer``: uniform on the sphere, plus the point farthest
+    from a circle's centre (its whole outside may be a small cap around it)."""
+    ra = rng.uniform(0.0, 360.0, INTERIOR_SAMPLES)
+    dec = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, INTERIOR_SAMPLES)))
+    far_ra, far_dec = (outer.centre[0] + 180.0) % 360.0, -outer.centre[1]
+    return np.append(ra, far_ra), np.append(dec, far_dec)
+
+
 def reference_contains(outer: Reference, inner: Reference, rng) -> bool | None:
     margin = _margin(outer, inner)
+    # A point clearly outside ``outer`` and clearly inside ``inner`` settles it. The
+    # boundary alone cannot: a region wider than a hemisphere may have its whole
+    # boundary inside ``outer`` and still hold all of outer's outside.
+    ra, dec = _outside_candidates(outer, rng)
+    outside, out_clearance = outer.member(ra, dec)
+    within, in_clearance = inner.member(ra, dec)
+    if (~outside & (out_clearance > margin) & within & (in_clearance > margin)).any():
+        return False
     inside, clearance = outer.member(*inner.boundary)
     if (inside & (clearance > inner.spacing + margin)).all():
         return True

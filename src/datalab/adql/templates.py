@@ -17,7 +17,9 @@ region's values) and put in place of the marker, both on the first compile and o
 every reuse, so the two cannot differ.
 
 A query reuses a template when its text equals the template's outside the numbers
-of its region predicates, for the same language, limits and readable tables. Any
+of its region predicates, for the same language, limits and readable tables. A query
+without region predicates is kept too, and reused when the same text comes again (an
+aggregate refreshed, a page of results asked for twice). Any
 other number (``TOP``, a magnitude cut) must be equal too. A region whose new
 numbers are refused (a negative radius) is compiled in full, so that the error
 points into the new text.

@@ -156,7 +156,7 @@ def translate(
     """
     limits = limits or Limits()
     if not isinstance(text, str) or len(text) > limits.max_length:
-        return _compile(parse(text, language, limits=limits), catalog, [])[0]
+        return _compile(parse(text, language, limits=limits), catalog, None)[0]
     numbers = templates.number_tokens(text)
     key = (
         language,
@@ -236,14 +236,14 @@ def _function_table(language: Language) -> dict[str, functions.FunctionSpec]:
 
 
 def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
-    return _compile(parsed, catalog, [])[0]
+    return _compile(parsed, catalog, None)[0]
 
 
 def _compile(
-    parsed: ParsedQuery, catalog: TableCatalog, numbers: list[templates.Number]
+    parsed: ParsedQuery, catalog: TableCatalog, numbers: list[templates.Number] | None
 ) -> tuple[Translation, templates.Template | None]:
-    """The translation and, when the query has region predicates made of ``numbers``,
-    a template for reusing it with other numbers there."""
+    """The translation and, given the text's ``numbers``, a template for reusing it:
+    with other numbers in its region predicates, or as it is when it has none."""
     tree = normalize_identifiers(parsed.tree, dialect=ADQL)
     used = _resolve_tables(tree, catalog)
     tree = _qualify(tree, used, catalog)
@@ -272,14 +272,18 @@ def _compile(
         columns=columns,
         tables=tuple(sorted({f"{t.schema}.{t.name}" for t in used.values()})),
     )
-    if not regions:
+    if numbers is None:
         return translation, None
+    if not regions:  # reused only by the same text, numbers and all
+        return translation, templates.template_from(
+            sql, [], numbers, translation, catalog.table_objects()
+        )
     fragments = [templates.render(region, table, {}) for region in regions]
     template = templates.template_from(
         sql, regions, numbers, translation, catalog.table_objects(), cone_shape
     )
     if template is None:  # a marker got lost or doubled: compile without cutting
-        return _compile(parse(parsed.text, parsed.language), catalog, [])
+        return _compile(parse(parsed.text, parsed.language), catalog, None)
     cone = None
     if cone_shape is not None:
         cone = _bind_cone(cone_shape, {n.start: n.text for n in numbers})

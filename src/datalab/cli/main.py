@@ -352,6 +352,12 @@ def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
     help="File format (default: from the file name, else its first bytes).",
 )
 @click.option("--chunk-rows", type=click.IntRange(1), default=None, help="Rows read at a time.")
+@click.option(
+    "--no-row-copy",
+    is_flag=True,
+    help="Keep no row copy of a table with positions (saves its uncompressed size on "
+    "disk; small cone searches then run on the engine, tens of times slower).",
+)
 @_data_dir_option
 @click.pass_context
 def ingest(
@@ -364,14 +370,15 @@ def ingest(
     mode: str | None,
     file_format: str | None,
     chunk_rows: int | None,
+    no_row_copy: bool,
     data_dir: Path | None,
 ) -> None:
     """Load a FITS, CSV, Parquet or VOTable file into the catalog as a table.
 
     Columns get their units, UCDs and descriptions from the file (FITS TUNIT/TUCD/TCOMM,
     VOTable FIELD) or from --meta. Tables with positions (--ra/--dec, or columns found by
-    UCD or named ra/dec) get the _healpix_29 index and are stored sorted by it. The
-    previous table stays intact if anything fails.
+    UCD or named ra/dec) get the _healpix_29 index and are stored sorted by it, with a
+    row copy for fast cone searches. The previous table stays intact if anything fails.
     """
     from tqdm import tqdm
 
@@ -399,6 +406,7 @@ def ingest(
             chunk_rows=settings.ingest_chunk_rows,
             file_format=file_format,
             progress=progress,
+            row_copy=not no_row_copy,
         )
     took = time.monotonic() - started
     position = (

@@ -45,20 +45,30 @@ def _encoders() -> futures.ThreadPoolExecutor:
         return _pool
 
 
-def ordered_map(func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+def ordered_map(
+    func: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    small: Callable[[T], bool] | None = None,
+) -> Iterator[R]:
     """``map(func, items)``, with up to one call per core running at a time.
 
     ``items`` is read in the calling thread only (a query result must not be read from
     two threads); at most ``workers + 1`` outputs exist at once, so memory stays
     bounded. An error raised by ``func`` is raised here, in order. When the consumer
     stops early the calls not yet started are dropped and running ones awaited, so no
-    work outlives the stream.
+    work outlives the stream. An item for which ``small`` is true is done in the
+    calling thread when nothing is in flight: handing it to a worker would cost more
+    than the work (a cone's few rows).
     """
     pool = _encoders()
     ahead = _WORKERS + 1
     pending: deque[futures.Future[R]] = deque()
     try:
         for item in items:
+            if not pending and small is not None and small(item):
+                yield func(item)
+                continue
             pending.append(pool.submit(func, item))
             if len(pending) >= ahead:
                 yield pending.popleft().result()

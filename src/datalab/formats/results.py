@@ -10,13 +10,14 @@ the size of the result. ``resolve_format`` maps a RESPONSEFORMAT value (TAP 1.1
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import re
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -292,6 +293,30 @@ def _read_out(file: BinaryIO) -> Iterator[bytes]:
 _FETCH_AHEAD = frozenset({"parquet"})
 
 
+# Batches of fewer cells than this are encoded in the calling thread (``ordered_map``'s
+# ``small``): for a few rows the hand-over to an encoding thread costs more. Counted in
+# cells, not bytes: the byte size of a slice takes longer to work out than a cone.
+_INLINE_CELLS = 20_000
+
+R = TypeVar("R")
+
+
+def _map(func: Callable[[pa.RecordBatch], R], batches: Iterable[pa.RecordBatch]) -> Iterator[R]:
+    return ordered_map(
+        func, batches, small=lambda batch: batch.num_rows * batch.num_columns < _INLINE_CELLS
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(
+    schema: pa.Schema, fields: tuple[FieldMeta, ...]
+) -> tuple[tuple[FieldMeta, ...], pa.Schema]:
+    """The written fields and the conformed schema: the same for every result of a query
+    shape, and worth keeping (a tenth of a millisecond per column to work out)."""
+    resolved = tuple(resolve_fields(schema, fields))
+    return resolved, conformed_schema(schema, resolved)
+
+
 def encode_result(
     fmt: ResultFormat,
     schema: pa.Schema,
@@ -324,8 +349,7 @@ def encode_result(
         raise ValueError(f"{len(fields)} FieldMeta for {len(schema)} columns")
     if not len(schema):
         raise UsageError("a result needs at least one column")
-    resolved = resolve_fields(schema, fields)
-    target = conformed_schema(schema, resolved)
+    resolved, target = _resolved(schema, tuple(fields))
     fetched = read_ahead(iter(batches), 1, wait=True) if fmt.name in _FETCH_AHEAD else None
     size = _SLICE_BYTES if fmt.name == "fits" else _PARALLEL_SLICE_BYTES
     rows = _sliced(fetched or batches, resolved, size)
@@ -333,14 +357,14 @@ def encode_result(
     if fmt.name.startswith("votable"):
         serialization = {"votable": "TABLEDATA", "votable/b": "BINARY"}.get(fmt.name, "BINARY2")
         chunks = votable_chunks(
-            serialization, target, resolved, rows, info, overflow, map_batches=ordered_map
+            serialization, target, resolved, rows, info, overflow, map_batches=_map
         )
     elif fmt.name == "csv":
-        chunks = csv_chunks(target, rows, line_end=info.csv_line_end, map_batches=ordered_map)
+        chunks = csv_chunks(target, rows, line_end=info.csv_line_end, map_batches=_map)
     elif fmt.name == "tsv":
-        chunks = tsv_chunks(target, rows, map_batches=ordered_map)
+        chunks = tsv_chunks(target, rows, map_batches=_map)
     elif fmt.name == "json":
-        chunks = json_chunks(resolved, rows, overflow, map_batches=ordered_map)
+        chunks = json_chunks(resolved, rows, overflow, map_batches=_map)
     elif fmt.name == "parquet":
         # Unsliced: a row group per incoming batch keeps the file's row groups large.
         whole = (conform_batch(b, resolved) for b in fetched or batches)

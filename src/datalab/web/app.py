@@ -136,12 +136,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.services = None
     install_error_handlers(app)
+    # Routes are matched in this order: the query services that clients call in
+    # loops come first, the portal's pages after them.
     app.include_router(health.router)
+    app.include_router(tap.router)
+    app.include_router(dl_query.router)
+    app.include_router(dl_auth.router)
     app.include_router(portal.router)
     app.mount("/static/portal", StaticFiles(directory=PORTAL_STATIC), name="portal-static")
-    app.include_router(tap.router)
-    app.include_router(dl_auth.router)
-    app.include_router(dl_query.router)
     app.include_router(dl_storage.router)
     app.include_router(vospace.router)
     app.include_router(sia.router)

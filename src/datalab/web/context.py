@@ -68,7 +68,7 @@ class Services:
             self.engine.close()
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     """Dependency: the application's services, or 503 while it is starting or stopping."""
     found: Services | None = getattr(request.app.state, "services", None)
     if found is None:

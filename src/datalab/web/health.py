@@ -15,7 +15,7 @@ router = APIRouter()
     summary="Readiness",
     description="200 once the server can answer queries; 503 while it starts or stops.",
 )
-def health(request: Request) -> JSONResponse:
+async def health(request: Request) -> JSONResponse:
     ready = getattr(request.app.state, "services", None) is not None
     body = {"status": "ok" if ready else "starting", "version": __version__}
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -132,8 +132,10 @@ async def sync_query(
         if tap.uploads:
             upload_dir = Path(tempfile.mkdtemp(prefix="upload-", dir=svc.settings.paths().tmp))
             await _save_uploads(tap.uploads, params, upload_dir, svc)
-        prepared, result = await anyio.to_thread.run_sync(
-            _start_sync, svc, who, tap, upload_dir, _base_url(request, svc)
+        # One hand-over to a worker thread does it all (compile, start, encode the
+        # first chunks): each hand-over costs about as much as a small cone.
+        chunks, head, finished = await anyio.to_thread.run_sync(
+            _run_sync, svc, who, tap, upload_dir, _base_url(request, svc)
         )
     except DataLabError as exc:
         _remove(upload_dir)
@@ -141,31 +143,11 @@ async def sync_query(
     finally:
         await params.close()
 
-    def body() -> Iterator[bytes]:
-        try:
-            yield from encode_result(
-                tap.format,
-                result.schema,
-                prepared.fields(),
-                result,
-                ResultInfo(query=tap.query, extra_infos=_run_id(tap)),
-                overflow=lambda: result.overflow and tap.maxrec > 0,
-                tmp_dir=svc.settings.paths().tmp,
-            )
-        except DataLabError as exc:
-            # The status line has gone out: the truncated document is the error signal.
-            log.warning("sync TAP result cut short: %s", exc.message)
-        finally:
-            result.close()
-            _remove(upload_dir)
-
-    # A small answer (a cone, a count) is encoded whole and sent as one body: streaming
-    # it would cost more in thread hand-overs than encoding it. A larger one goes on
-    # from where that stopped, encoded in a thread of its own a few chunks ahead, so
-    # that the next chunk is made while the last one is sent (Starlette asks for it
-    # only once that is done).
-    chunks = body()
-    head, finished = await anyio.to_thread.run_sync(_take_head, chunks, _SMALL_BODY)
+    # A small answer (a cone, a count) was encoded whole and is sent as one body:
+    # streaming it would cost more in thread hand-overs than encoding it. A larger one
+    # goes on from where that stopped, encoded in a thread of its own a few chunks
+    # ahead, so that the next chunk is made while the last one is sent (Starlette asks
+    # for it only once that is done).
     if finished:
         return Response(b"".join(head), media_type=tap.format.mime_type)
     rest = read_ahead(chunks, _READ_AHEAD_CHUNKS)
@@ -182,6 +164,40 @@ def _take_head(chunks: Iterator[bytes], limit: int) -> tuple[list[bytes], bool]:
         if size >= limit:
             return head, False
     return head, True
+
+
+def _run_sync(  # type: ignore[no-untyped-def]
+    svc: Services, who: Identity, tap: TapQuery, upload_dir: Path | None, base_url: str
+):
+    """Compile and start the query, then encode the answer's first chunks: the chunk
+    iterator, those chunks, and whether they are the whole answer."""
+    prepared, result = _start_sync(svc, who, tap, upload_dir, base_url)
+    chunks = _encoded(svc, tap, prepared, result, upload_dir)
+    head, finished = _take_head(chunks, _SMALL_BODY)
+    return chunks, head, finished
+
+
+def _encoded(  # type: ignore[no-untyped-def]
+    svc: Services, tap: TapQuery, prepared, result, upload_dir: Path | None
+) -> Iterator[bytes]:
+    """The answer as the chunks of its document; the result and uploads are released
+    when it ends, however it ends."""
+    try:
+        yield from encode_result(
+            tap.format,
+            result.schema,
+            prepared.fields(),
+            result,
+            ResultInfo(query=tap.query, extra_infos=_run_id(tap)),
+            overflow=lambda: result.overflow and tap.maxrec > 0,
+            tmp_dir=svc.settings.paths().tmp,
+        )
+    except DataLabError as exc:
+        # The status line has gone out: the truncated document is the error signal.
+        log.warning("sync TAP result cut short: %s", exc.message)
+    finally:
+        result.close()
+        _remove(upload_dir)
 
 
 def _start_sync(  # type: ignore[no-untyped-def]

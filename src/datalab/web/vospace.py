@@ -62,7 +62,7 @@ from datalab.jobs.kinds.vospace_transfer import (
 from datalab.storage import Node, NodeType, Storage
 from datalab.web import uws_xml, vospace_xml
 from datalab.web.context import Services, services
-from datalab.web.identity import identity
+from datalab.web.identity import identify
 from datalab.web.vo_xml import iso_time
 from datalab.web.vospace_xml import CORE, READ_ONLY_PROPERTIES
 
@@ -198,7 +198,7 @@ def _faults(func):  # type: ignore[no-untyped-def]
 
 def _caller(request: Request, svc: Services) -> str:
     """The authenticated user (whose home exists from now on); 401 for anyone else."""
-    who = identity(request)
+    who = identify(request)
     if who.user is None:
         error = fault("PermissionDenied", "log in first: VOSpace needs a Bearer token or "
                       "Basic credentials")
