@@ -22,8 +22,9 @@ sources moved by up to 0.7", 10% unrelated positions) are matched two ways:
   astropy: ``search_around_sky`` on positions already in memory (SkyCoord and k-d
   tree built in the timed call);
 * the nearest counterpart within 1" —
-  Data Lab: ADQL with the pairs and their distances joined to each probe's minimum
-  distance (ADQL has no window functions); Q3C: a ``LATERAL`` subquery ordered by
+  Data Lab: ADQL 2.1 with the pairs and their distances as a WITH query, joined to
+  each probe's minimum distance (ADQL has no window functions; the engine computes
+  the pairs once for both uses); Q3C: a ``LATERAL`` subquery ordered by
   ``q3c_dist`` with ``LIMIT 1`` (the form Q3C's documentation gives); astropy:
   ``match_coordinates_sky``, then the separation cut.
 
@@ -63,17 +64,13 @@ PAIRS_ADQL = (
     "SELECT p.id, t.objid FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
     f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS}))"
 )
-_PAIRS_WITH_DISTANCE = (
-    "SELECT p.id, t.objid, DISTANCE(POINT('ICRS', p.ra, p.dec), POINT('ICRS', t.ra, t.dec))"
-    " AS d FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
-    f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS}))"
-)
 NEAREST_ADQL = (
-    f"SELECT m.id, m.objid FROM ({_PAIRS_WITH_DISTANCE}) AS m JOIN"
-    " (SELECT p.id, MIN(DISTANCE(POINT('ICRS', p.ra, p.dec), POINT('ICRS', t.ra, t.dec)))"
-    " AS dmin FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
-    f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS}))"
-    " GROUP BY p.id) AS b ON m.id = b.id AND m.d = b.dmin"
+    "WITH m AS (SELECT p.id, t.objid,"
+    " DISTANCE(POINT('ICRS', p.ra, p.dec), POINT('ICRS', t.ra, t.dec)) AS d"
+    " FROM TAP_UPLOAD.probe AS p JOIN ls_mock.tractor AS t ON"
+    f" 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', p.ra, p.dec, {RADIUS})))"
+    " SELECT m.id, m.objid FROM m JOIN (SELECT id, MIN(d) AS dmin FROM m GROUP BY id) AS b"
+    " ON m.id = b.id AND m.d = b.dmin"
 )
 
 
