@@ -12,24 +12,7 @@ import pytest
 
 from datalab.adql import ADQLError, TableCatalog, translate
 from datalab.adql.cones import ConeSearch
-from datalab.catalog.metadata import ColumnInfo, TableInfo
-
-
-def table(schema: str, name: str, indexed: bool = True) -> TableInfo:
-    return TableInfo(
-        schema=schema,
-        name=name,
-        description="points",
-        columns=(
-            ColumnInfo("id", "long"),
-            ColumnInfo("ra", "double", unit="deg"),
-            ColumnInfo("dec", "double", unit="deg"),
-            ColumnInfo("mag", "double", unit="mag"),
-        ),
-        ra_column="ra",
-        dec_column="dec",
-        healpix_indexed=indexed,
-    )
+from tests.adql.test_templates import table
 
 
 PTS = table("cat", "pts")

@@ -56,6 +56,13 @@ def from_copy(engine: Engine, translation: Translation, max_rows: int | None = N
         return pa.Table.from_batches(list(result), schema=result.schema)
 
 
+def assert_engine_answers(engine: Engine, translation: Translation) -> None:
+    """``run_translation`` (which found no copy to use) gives the engine's count."""
+    with run_translation(engine, translation, timeout=60) as result:
+        count = pa.Table.from_batches(list(result)).column(0)[0].as_py()
+    assert count == on_engine(engine, translation).column(0)[0].as_py()
+
+
 def test_the_mock_survey_has_a_row_copy(engine: Engine) -> None:
     copy = engine.row_copy(TABLE)
     assert copy is not None and copy.num_rows > 100_000
@@ -121,9 +128,7 @@ def test_large_cones_go_to_the_engine(engine: Engine, catalog: TableCatalog) -> 
     translation = translate(cone_query("COUNT(*)", 150.0, 20.0, 20.0), catalog)
     assert translation.cone is not None
     assert answer_cone(engine, translation, max_rows=None) is None
-    with run_translation(engine, translation, timeout=60) as result:
-        count = pa.Table.from_batches(list(result)).column(0)[0].as_py()
-    assert count == on_engine(engine, translation).column(0)[0].as_py()
+    assert_engine_answers(engine, translation)
 
 
 def test_tables_without_a_copy_go_to_the_engine(demo_home: Path, tmp_path: Path) -> None:
@@ -136,8 +141,6 @@ def test_tables_without_a_copy_go_to_the_engine(demo_home: Path, tmp_path: Path)
         translation = translate(cone_query("COUNT(*)", 10.0, 10.0, 0.5), catalog)
         assert translation.cone is not None
         assert answer_cone(engine, translation, max_rows=None) is None
-        with run_translation(engine, translation, timeout=60) as result:
-            count = pa.Table.from_batches(list(result)).column(0)[0].as_py()
-        assert count == on_engine(engine, translation).column(0)[0].as_py()
+        assert_engine_answers(engine, translation)
     finally:
         engine.close()

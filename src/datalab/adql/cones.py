@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from sqlglot import exp
@@ -74,12 +74,7 @@ class Hole:
 class ConeShape:
     """A cone search without its numbers: the part a template keeps."""
 
-    table: str
-    ra_column: str
-    dec_column: str
-    columns: tuple[tuple[str, str], ...]
-    count: str | None
-    limit: int | None
+    search: ConeSearch  # what the query asks, its circle's numbers not yet known (NaN)
     circle: tuple[Hole, Hole, Hole]  # centre ra, centre dec, radius
     flag: int | None  # text offset of the ``1`` in ``1 = CONTAINS(…)``
 
@@ -94,17 +89,7 @@ class ConeShape:
             return None
         ra, dec, radius = values
         assert ra is not None and dec is not None and radius is not None
-        return ConeSearch(
-            self.table,
-            self.ra_column,
-            self.dec_column,
-            self.columns,
-            self.count,
-            self.limit,
-            ra,
-            dec,
-            radius,
-        )
+        return replace(self.search, ra=ra, dec=dec, radius=radius)
 
 
 def _number(texts: dict[int, str], hole: Hole) -> float | None:
@@ -152,16 +137,18 @@ def find_cone(
     if found is None:
         return None
     circle, flag = found
-    return ConeShape(
+    search = ConeSearch(
         table=info.qualified_name,
         ra_column=info.ra_column,
         dec_column=info.dec_column or "",
         columns=columns,
         count=count,
         limit=limit,
-        circle=circle,
-        flag=flag,
+        ra=math.nan,
+        dec=math.nan,
+        radius=math.nan,
     )
+    return ConeShape(search, circle, flag)
 
 
 # Arguments of a SELECT that a plain cone search may have set.
