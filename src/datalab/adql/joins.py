@@ -26,13 +26,14 @@ when it needs a neighbour).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from datalab.adql.lower import SOURCE_META, constant
+from datalab.catalog.metadata import TableInfo
 
-__all__ = ["rewrite_positional_joins"]
+__all__ = ["NEAR_META", "NEAR_TABLE", "NearJoin", "NearMark", "rewrite_positional_joins"]
 
 CELL_COLUMN = "_dl_cell"
 # Cell size in radii. Larger cells mean fewer copies of the repeated table but more
@@ -44,6 +45,48 @@ CELL_RADII = 4.0
 MIN_CELL = 1e-5
 
 
+# Meta key of the catalog table of a crossmatch whose other side is a plain table: the
+# query layer may run the query on just that table's rows near the other side's rows
+# (``datalab.query.near_join``).
+NEAR_META = "datalab_near"
+
+
+@dataclass(frozen=True)
+class NearMark:
+    """A positional join of a positional catalog table (keyed by cell) with another
+    plain table (repeated): every row of the catalog table in the query's answer
+    lies within ``radius`` degrees of a row of the other, at its (``ra``, ``dec``)."""
+
+    table: TableInfo  # the catalog table, joined on its own position columns
+    alias: str  # its correlation name in the query
+    other: TableInfo  # the repeated side
+    ra: str  # the repeated side's position columns, as stored
+    dec: str
+    radius: float
+
+
+# The name the restricted rows of a near join's catalog table are read under.
+NEAR_TABLE = "_dl_near_rows"
+
+
+@dataclass(frozen=True)
+class NearJoin:
+    """A compiled query's positional join that may run on only part of its catalog
+    table: ``sql`` is the query with that table read as ``NEAR_TABLE`` instead, to
+    be given the table's rows that lie within ``radius`` degrees of some row of the
+    per-query table ``other`` (an upload), whose position columns are ``ra``, ``dec``.
+    The answer is the same: no other row of the table can be in it. With so few rows
+    the join needs no sky cells: ``sql`` tests the pairs directly."""
+
+    table: str  # schema.table in the catalog
+    other: str  # the engine name of the per-query table
+    ra: str
+    dec: str
+    radius: float
+    sql: str = field(repr=False)
+    limited: bool  # LIMIT/OFFSET anywhere: which rows come back may vary
+
+
 @dataclass
 class _Match:
     condition: exp.Expr
@@ -53,9 +96,15 @@ class _Match:
     radius_node: exp.Expr | None = None  # where the radius is written, to fold it
 
 
-def rewrite_positional_joins(tree: exp.Expr) -> exp.Expr:
+def rewrite_positional_joins(tree: exp.Expr, *, defer_near: bool = False) -> exp.Expr:
+    """Rewrite the positional joins of ``tree`` as equi-joins on sky cells.
+
+    With ``defer_near``, a join whose catalog table could be restricted to the rows
+    near the other side's (see :class:`NearMark`) is left as written instead, its
+    table marked (``meta[NEAR_META]``): on those few rows the cells are not needed.
+    """
     for select in list(tree.find_all(exp.Select)):
-        _rewrite_select(select)
+        _rewrite_select(select, defer_near)
     return tree
 
 
@@ -69,7 +118,7 @@ def _conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
     return [node]
 
 
-def _rewrite_select(select: exp.Select) -> None:
+def _rewrite_select(select: exp.Select, defer_near: bool) -> None:
     tables = _tables_by_alias(select)
     if len(tables) < 2:
         return
@@ -100,6 +149,16 @@ def _rewrite_select(select: exp.Select) -> None:
             reach = match.radius * (1 + 1e-9) + 1e-12
             size = max(CELL_RADII * match.radius, MIN_CELL)
             _fold_radius(match)
+            if defer_near:
+                near = _near_mark(
+                    select, tables, other, other_pos, wrapped, wrapped_pos, match.radius
+                ) or _near_mark(
+                    select, tables, wrapped, wrapped_pos, other, other_pos, match.radius
+                )
+                if near is not None:
+                    tables[near.alias].meta[NEAR_META] = near
+                    done.update({wrapped, other})
+                    continue
             _wrap_copies(tables[wrapped], wrapped_pos, size, reach, match.radius)
             _wrap_keyed(tables[other], other_pos, size, reach)
             key = exp.EQ(
@@ -108,6 +167,32 @@ def _rewrite_select(select: exp.Select) -> None:
             )
             _add_condition(conjunct, key)
             done.update({wrapped, other})
+
+
+def _near_mark(
+    select: exp.Select,
+    tables: dict[str, exp.Table],
+    keyed: str,
+    keyed_pos: tuple[exp.Column, exp.Column],
+    repeated: str,
+    repeated_pos: tuple[exp.Column, exp.Column],
+    radius: float,
+) -> NearMark | None:
+    """What the query layer needs to restrict the table ``keyed`` to rows near those
+    of ``repeated``, when that keeps the answer: ``keyed`` is not on the preserved
+    side of an outer join (its rows that match nothing would be lost), and its
+    position is the one its HEALPix index is computed from."""
+    if _side_of(select, keyed) != "plain":
+        return None
+    info: TableInfo = tables[keyed].meta["datalab_table"]
+    other: TableInfo = tables[repeated].meta["datalab_table"]
+    if not info.healpix_indexed or info.ra_column is None or info.dec_column is None:
+        return None
+    sources = [column.meta[SOURCE_META].column.name for column in keyed_pos]
+    if [s.lower() for s in sources] != [info.ra_column.lower(), info.dec_column.lower()]:
+        return None
+    ra, dec = (column.meta[SOURCE_META].column.name for column in repeated_pos)
+    return NearMark(table=info, alias=keyed, other=other, ra=ra, dec=dec, radius=radius)
 
 
 def _tables_by_alias(select: exp.Select) -> dict[str, exp.Table]:
@@ -271,7 +356,10 @@ def _inner_table(table: exp.Table) -> exp.Table:
 
 
 def _wrap_keyed(
-    table: exp.Table, pos: tuple[exp.Column, exp.Column], size: float, reach: float
+    table: exp.Table,
+    pos: tuple[exp.Column, exp.Column],
+    size: float,
+    reach: float,
 ) -> None:
     """Replace ``table AS t`` with ``(SELECT t.*, <its cell> AS _dl_cell …) AS t``."""
     alias = table.alias_or_name

@@ -26,7 +26,7 @@ from datalab.adql.cones import ConeSearch, ConeShape, find_cone
 from datalab.adql.dialect import ADQL
 from datalab.adql.errors import ADQLError
 from datalab.adql.gate import Language, Limits, ParsedQuery, parse, position_of
-from datalab.adql.joins import rewrite_positional_joins
+from datalab.adql.joins import NEAR_META, NEAR_TABLE, NearJoin, NearMark, rewrite_positional_joins
 from datalab.adql.lower import SOURCE_META, ColumnSource, Lowerer
 from datalab.catalog.metadata import ColumnInfo, TableInfo
 from datalab.errors import UsageError
@@ -55,12 +55,15 @@ class Translation:
     ``cone`` describes a plain cone search (:mod:`datalab.adql.cones`), which the
     query layer may answer without the engine; the SQL of such a query is then only
     generated if something asks for it (``source`` is a function producing it).
+    ``near`` describes a crossmatch of an upload with a positional catalog table,
+    which the query layer may run on just the table's rows near the upload's.
     """
 
     source: str | Callable[[], str] = field(repr=False)
     columns: tuple[ResultColumn, ...]
     tables: tuple[str, ...] = field(default=())
     cone: ConeSearch | None = None
+    near: NearJoin | None = None
 
     @cached_property
     def sql(self) -> str:
@@ -69,11 +72,12 @@ class Translation:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Translation):
             return NotImplemented
-        return (self.sql, self.columns, self.tables, self.cone) == (
+        return (self.sql, self.columns, self.tables, self.cone, self.near) == (
             other.sql,
             other.columns,
             other.tables,
             other.cone,
+            other.near,
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -240,10 +244,19 @@ def translate_parsed(parsed: ParsedQuery, catalog: TableCatalog) -> Translation:
 
 
 def _compile(
-    parsed: ParsedQuery, catalog: TableCatalog, numbers: list[templates.Number] | None
+    parsed: ParsedQuery,
+    catalog: TableCatalog,
+    numbers: list[templates.Number] | None,
+    *,
+    near: bool = True,
 ) -> tuple[Translation, templates.Template | None]:
     """The translation and, given the text's ``numbers``, a template for reusing it:
-    with other numbers in its region predicates, or as it is when it has none."""
+    with other numbers in its region predicates, or as it is when it has none.
+
+    A crossmatch of an upload with a positional catalog table (``near``) is compiled
+    for the rows of the table near the upload's (``Translation.near``); its SQL for
+    the whole table, which needs the far costlier cell rewrite, is compiled only if
+    something asks for it."""
     tree = normalize_identifiers(parsed.tree, dialect=ADQL)
     used = _resolve_tables(tree, catalog)
     tree = _qualify(tree, used, catalog)
@@ -252,7 +265,16 @@ def _compile(
     columns = tuple(_result_columns(tree))
     _apply_prefixes(tree, used, catalog)
     table = _function_table(parsed.language)
-    tree = rewrite_positional_joins(tree)
+    tree = rewrite_positional_joins(tree, defer_near=near)
+    marks = [t.meta[NEAR_META] for t in tree.find_all(exp.Table) if NEAR_META in t.meta]
+    if marks:
+        if len(marks) > 1 or len(catalog.physical(marks[0].other)) != 1:
+            # Several, or the other side is a stored table rather than one the query
+            # brings along: the whole tables it is.
+            return _compile(parse(parsed.text, parsed.language), catalog, numbers, near=False)
+        # A template would keep this query's restriction for other numbers; such a
+        # query names a per-query table, which no later query names anyway.
+        numbers = None
     regions = templates.cut_regions(tree, numbers) if numbers else []
     cone_shape = (
         find_cone(tree, regions[0].node, regions[0].marker, catalog.physical)
@@ -264,14 +286,19 @@ def _compile(
         info: TableInfo | None = table_node.meta.get("datalab_table")
         if info is not None:
             _rename_physical(table_node, catalog.physical(info))
+    tables = tuple(sorted({f"{t.schema}.{t.name}" for t in used.values()}))
+    if marks:
+        near_join = _near_join(lowered, marks[0], catalog)
+        text, language = parsed.text, parsed.language
+
+        def whole() -> str:
+            return _compile(parse(text, language), catalog, None, near=False)[0].sql
+
+        return Translation(source=whole, columns=columns, tables=tables, near=near_join), None
     # The tree is this call's own and is dropped afterwards: generating from it directly
     # saves the deep copy sqlglot otherwise makes first (a fifth of a cone's compile).
     sql = lowered.sql(dialect="duckdb", copy=False, comments=False, identify=True)
-    translation = Translation(
-        source=sql,
-        columns=columns,
-        tables=tuple(sorted({f"{t.schema}.{t.name}" for t in used.values()})),
-    )
+    translation = Translation(source=sql, columns=columns, tables=tables)
     if numbers is None:
         return translation, None
     if not regions:  # reused only by the same text, numbers and all
@@ -291,6 +318,24 @@ def _compile(
         translation, source=templates.fill(template, fragments), cone=cone
     )
     return translated, template
+
+
+def _near_join(lowered: exp.Expr, mark: NearMark, catalog: TableCatalog) -> NearJoin:
+    """The near join of a query compiled with its marked join left as written: its
+    catalog table read as ``NEAR_TABLE``. Changes ``lowered``."""
+    node = next(t for t in lowered.find_all(exp.Table) if NEAR_META in t.meta)
+    node.set("catalog", None)
+    node.set("db", None)
+    node.set("this", exp.to_identifier(NEAR_TABLE, quoted=True))
+    return NearJoin(
+        table=f"{mark.table.schema}.{mark.table.name}",
+        other=catalog.physical(mark.other)[0],
+        ra=mark.ra,
+        dec=mark.dec,
+        radius=mark.radius,
+        sql=lowered.sql(dialect="duckdb", copy=False, comments=False, identify=True),
+        limited=lowered.find(exp.Limit, exp.Offset, exp.Fetch) is not None,
+    )
 
 
 def _cte_names(tree: exp.Expr) -> set[str]:

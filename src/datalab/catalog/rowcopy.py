@@ -356,6 +356,13 @@ class RowCopy:
         bounds = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
         return np.searchsorted(self._healpix, bounds, side="left").astype(np.int64)
 
+    def index_values(self, first: int, stop: int) -> NDArray[np.int64]:
+        """The ``_healpix_29`` values of rows ``[first, stop)``, which must all have a
+        position (as every row a span found has)."""
+        if first < 0 or stop > len(self._healpix):
+            raise IndexError(f"rows [{first}, {stop}) are not all indexed in {self.name}")
+        return self._healpix[first:stop]
+
     def slice(self, first: int, stop: int, columns: Sequence[str]) -> list[pa.RecordBatch]:
         """Rows ``[first, stop)`` with ``columns`` in that order, without copying: one
         batch per stored batch the span touches."""
