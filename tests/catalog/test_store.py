@@ -218,3 +218,20 @@ def test_second_writer_process_gets_a_clear_error(store: CatalogStore, tmp_path:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("CONFLICT") and "in use by another process" in out.stdout
+
+
+def test_float_columns_are_stored_for_scanning(store: CatalogStore) -> None:
+    """Catalog floats are kept uncompressed (no ALP/ALP-RD): scans over them are the
+    workload the catalog is written for; other columns keep the engine's choices."""
+    store.load(SPEC, _batches(200_000, 50_000))
+    store.con.execute("CHECKPOINT")
+    stored = dict(
+        store.con.execute(
+            "SELECT column_name, string_agg(DISTINCT compression, ',')"
+            " FROM pragma_storage_info('survey.objects')"
+            " WHERE segment_type NOT IN ('VALIDITY') GROUP BY column_name"
+        ).fetchall()
+    )
+    for column in ("ra", "dec", "mag"):
+        assert not {"ALP", "ALPRD"} & set(stored[column].split(",")), stored
+    assert stored["name"] != "Uncompressed", stored

@@ -8,10 +8,20 @@ import duckdb
 
 from datalab.errors import ConflictError, UsageError
 
-__all__ = ["MYDB_CATALOG", "connect", "scalar"]
+__all__ = ["MYDB_CATALOG", "SCAN_FIRST_COMPRESSION", "connect", "scalar"]
 
 # The name the users' database is attached under (DESIGN.md, data directory).
 MYDB_CATALOG = "mydb"
+
+# Compression methods the catalog does not use for the tables it writes. ALP and
+# ALP-RD store floating-point columns in less space, but survey measurements (fluxes,
+# magnitudes, positions at full precision) are mostly not the decimal-like values ALP
+# is made for: on the mock survey they saved a fifth of the file and made a filtered
+# aggregate over two magnitude columns 2.3 times slower (15.7 ms against 6.8 ms for 2
+# million rows) and a load a quarter slower. Catalogs are written once and scanned
+# many times, so their floats are kept as they are. Users' tables (myDB) are left to
+# the engine's default.
+SCAN_FIRST_COMPRESSION = "alp,alprd"
 
 
 def connect(
@@ -22,6 +32,7 @@ def connect(
     threads: int | None = None,
     temp_dir: Path | None = None,
     mydb: Path | None = None,
+    disabled_compression: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that cannot touch files, the network or extensions.
 
@@ -32,6 +43,9 @@ def connect(
     ``mydb`` is the users' database file (created if missing). It is attached, writable,
     as catalog ``mydb`` *before* the lock-down: afterwards no file can be attached, so
     this is the only moment it can be done, and the catalog itself stays read-only.
+
+    ``disabled_compression`` lists compression methods the tables written through this
+    connection must not use (DuckDB's ``disabled_compression_methods``).
     """
     config: dict[str, str | bool | int] = {
         "autoinstall_known_extensions": False,
@@ -57,6 +71,8 @@ def connect(
         raise UsageError(f"cannot open the catalog {path}: {exc}") from exc
     if mydb is not None:
         _attach_mydb(con, mydb)
+    if disabled_compression:
+        con.execute("SET disabled_compression_methods = ?", [disabled_compression])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

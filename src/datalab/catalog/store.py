@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from datalab.catalog import metadata as md
 from datalab.catalog import rowcopy
-from datalab.catalog.connection import connect, scalar
+from datalab.catalog.connection import SCAN_FIRST_COMPRESSION, connect, scalar
 from datalab.errors import ConflictError, NotFoundError, UsageError
 from datalab.formats import FieldMeta
 from datalab.sky import healpix_index_arrow
@@ -108,6 +108,7 @@ class CatalogStore:
             memory_limit=memory_limit,
             threads=threads,
             temp_dir=temp_dir,
+            disabled_compression=None if read_only else SCAN_FIRST_COMPRESSION,
         )
         return cls(con, writable=not read_only)
 
