@@ -19,7 +19,9 @@ an interrupted write or of a swap, and is removed.
 
 from __future__ import annotations
 
+import io
 import logging
+import mmap
 import os
 import re
 import shutil
@@ -333,8 +335,12 @@ class RowCopy:
 
     @classmethod
     def open(cls, directory: Path, qualified_name: str) -> RowCopy:
-        """Map the copy in ``directory``; raises OSError or ValueError if it is unusable."""
-        reader = pa.ipc.open_file(pa.memory_map(str(directory / ROWS_FILE)))
+        """Map the copy in ``directory``; raises OSError or ValueError if it is unusable.
+
+        The mappings' page tables are filled in the background (see
+        :func:`_populate`): the first query to touch a page then finds it mapped."""
+        rows = _map(directory / ROWS_FILE)
+        reader = pa.ipc.open_file(pa.py_buffer(rows))
         try:
             batch_rows = int((reader.metadata or {})[_BATCH_ROWS_KEY])
         except (KeyError, ValueError):
@@ -342,12 +348,14 @@ class RowCopy:
         count = reader.num_record_batches
         last = reader.get_batch(count - 1) if count else None
         num_rows = (count - 1) * batch_rows + last.num_rows if last is not None else 0
-        healpix = np.asarray(np.load(directory / HEALPIX_FILE, mmap_mode="r"))
+        index = _map(directory / HEALPIX_FILE)
+        healpix = _npy_array(index)
         if healpix.dtype != np.dtype("<i8") or healpix.ndim != 1 or len(healpix) > num_rows:
             raise ValueError(f"{directory / HEALPIX_FILE} does not match {ROWS_FILE}")
         copy = cls(qualified_name, reader, healpix, batch_rows, num_rows)
         if last is not None:
             copy._batches[-1] = last
+        _populate(copy, [index, rows])
         return copy
 
     def spans(self, ranges: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -405,6 +413,67 @@ class RowCopy:
                 if batch is None:
                     batch = self._batches[i] = self._reader.get_batch(i)
         return batch
+
+
+# Linux's MADV_POPULATE_READ (5.14 and later; Python 3.11's mmap does not name it).
+_MADV_POPULATE_READ = 22
+
+# The largest share of the machine's memory a row copy may have its page tables filled
+# for; a larger copy's pages are mapped as queries first touch them.
+_POPULATE_SHARE = 0.25
+
+
+def _map(path: Path) -> mmap.mmap:
+    with open(path, "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _npy_array(mapped: mmap.mmap) -> NDArray[np.int64]:
+    """The array of a mapped ``.npy`` file, without copying it."""
+    stream = io.BytesIO(mapped[:4096])
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    if fortran or len(shape) != 1:
+        raise ValueError("not a one-dimensional array")
+    return np.frombuffer(mapped, dtype=dtype, count=shape[0], offset=stream.tell())
+
+
+def _populate(copy: RowCopy, maps: list[mmap.mmap]) -> None:
+    """Fill the page tables of ``maps`` in a background thread, and read the copy's
+    batch headers, unless the copy is too large.
+
+    A cone search touches a few pages of each column it returns, at random places in
+    the copy; each first touch of a page costs a fault of several microseconds even
+    when the page is in the page cache, which on a copy of some GB is most of a small
+    cone's time. Filling the tables once costs far less, and reads into the page
+    cache whatever is not there yet, which is what the copy is for. Copies too large
+    for a share of the machine's memory are left to fault in as they are used.
+    """
+    size = sum(len(m) for m in maps)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = 0
+    if size > memory * _POPULATE_SHARE:
+        log.info("the row copy of %s is mapped as queries touch it (%d MB)", copy.name, size >> 20)
+        return
+
+    def fill() -> None:
+        for mapped in maps:
+            try:
+                mapped.madvise(_MADV_POPULATE_READ)
+            except (OSError, ValueError):  # an older kernel, or a closed map
+                break
+        try:
+            for i in range(len(copy._batches)):
+                copy._batch(i)
+        except (pa.ArrowException, OSError, ValueError) as exc:  # queries will say so too
+            log.warning("the row copy of %s could not be read ahead: %s", copy.name, exc)
+
+    threading.Thread(target=fill, name=f"datalab-map-{copy.name}", daemon=True).start()
 
 
 def open_row_copies(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, RowCopy]:
