@@ -9,7 +9,6 @@ query. Cones the copy should not answer (too large) must fall back to the engine
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +22,6 @@ from datalab.query.cones import answer_cone
 from datalab.query.execute import run_translation
 
 TABLE = "ls_mock.tractor"
-
-
-@pytest.fixture(scope="module")
-def engine(demo_home: Path) -> Iterator[Engine]:
-    engine = Engine(demo_home / "catalog.duckdb")
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")

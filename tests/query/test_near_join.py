@@ -10,7 +10,6 @@ large radius) must run as compiled.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,6 @@ from datalab.query.tap import PreparedQuery, parse_tap_parameters, prepare
 from datalab.query.visible import Visible
 
 TABLE = "ls_mock.tractor"
-
-
-@pytest.fixture(scope="module")
-def engine(demo_home: Path) -> Iterator[Engine]:
-    engine = Engine(demo_home / "catalog.duckdb")
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +53,18 @@ def uploads(prepared: PreparedQuery) -> dict[str, pa.Table]:
 
 def rows(result_table: pa.Table) -> list[str]:
     return sorted(map(repr, result_table.to_pylist()))
+
+
+def assert_restricted_answer_is_whole(
+    engine: Engine, prepared: PreparedQuery
+) -> tuple[pa.Table, pa.Table]:
+    """The query runs on the rows near the upload and finds what the whole table gives;
+    returns both answers (as ``run_both``)."""
+    assert near_rows(engine, prepared.translation.near, uploads(prepared)) is not None
+    served, whole = run_both(engine, prepared)
+    assert whole.num_rows > 0
+    assert rows(served) == rows(whole)
+    return served, whole
 
 
 def run_both(engine: Engine, prepared: PreparedQuery) -> tuple[pa.Table, pa.Table]:
@@ -99,11 +103,8 @@ def test_crossmatches_match_the_whole_table(
     prepared = compiled(engine, CROSSMATCH.format(table=TABLE, r=radius), probes, tmp_path)
     near = prepared.translation.near
     assert near is not None and near.table == TABLE and not near.limited
-    assert near_rows(engine, near, uploads(prepared)) is not None
-    served, whole = run_both(engine, prepared)
-    assert whole.num_rows > 0
+    served, whole = assert_restricted_answer_is_whole(engine, prepared)
     assert served.schema.equals(whole.schema)
-    assert rows(served) == rows(whole)
 
 
 @pytest.mark.parametrize(
@@ -134,10 +135,7 @@ def test_query_forms_match_the_whole_table(
     probes = probes_near(survey, 150, seed=3, jitter_deg=0.002)
     prepared = compiled(engine, query.format(table=TABLE), probes, tmp_path)
     assert prepared.translation.near is not None
-    assert near_rows(engine, prepared.translation.near, uploads(prepared)) is not None
-    served, whole = run_both(engine, prepared)
-    assert whole.num_rows > 0
-    assert rows(served) == rows(whole)
+    assert_restricted_answer_is_whole(engine, prepared)
 
 
 def test_awkward_positions_match_the_whole_table(
@@ -156,10 +154,7 @@ def test_awkward_positions_match_the_whole_table(
         schema=pa.schema([("id", pa.int64()), ("ra", pa.float64()), ("dec", pa.float64())]),
     )
     prepared = compiled(engine, CROSSMATCH.format(table=TABLE, r=0.05), probes, tmp_path)
-    assert near_rows(engine, prepared.translation.near, uploads(prepared)) is not None
-    served, whole = run_both(engine, prepared)
-    assert whole.num_rows > 0
-    assert rows(served) == rows(whole)
+    assert_restricted_answer_is_whole(engine, prepared)
 
 
 def test_the_table_preserved_by_an_outer_join_is_not_restricted(

@@ -356,10 +356,7 @@ def _inner_table(table: exp.Table) -> exp.Table:
 
 
 def _wrap_keyed(
-    table: exp.Table,
-    pos: tuple[exp.Column, exp.Column],
-    size: float,
-    reach: float,
+    table: exp.Table, pos: tuple[exp.Column, exp.Column], size: float, reach: float
 ) -> None:
     """Replace ``table AS t`` with ``(SELECT t.*, <its cell> AS _dl_cell …) AS t``."""
     alias = table.alias_or_name

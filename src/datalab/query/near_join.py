@@ -136,8 +136,8 @@ def _layout(engine: Engine, copy: RowCopy, table: str) -> _Layout | None:
     Arrow export, and not every type comes back as itself)."""
     if copy in _LAYOUTS:
         return _LAYOUTS[copy]
-    schema_name, table_name = table.split(".", 1)
-    quoted = '"' + schema_name.replace('"', '""') + '"."' + table_name.replace('"', '""') + '"'
+    schema_name, table_name = table.split(".", 1)  # checked identifiers (catalog names)
+    quoted = f'"{schema_name}"."{table_name}"'
     layout = None
     with engine.cursor() as cur:
         want = [(r[0], r[1]) for r in cur.execute(f"DESCRIBE SELECT * FROM {quoted}").fetchall()]
