@@ -31,7 +31,10 @@ TABLE = "ls_mock.tractor"
 @pytest.fixture(scope="module")
 def survey(engine: Engine) -> pa.Table:
     with engine.cursor() as cur:
-        sample = f"SELECT objid, ra, dec FROM {TABLE} USING SAMPLE reservoir(2000 ROWS) REPEATABLE (7)"
+        sample = (
+            f"SELECT objid, ra, dec FROM {TABLE}"
+            " USING SAMPLE reservoir(2000 ROWS) REPEATABLE (7)"
+        )
         return cur.sql(sample).to_arrow_table()
 
 
