@@ -275,6 +275,30 @@ def test_slices_are_zero_copy_and_bounded(store: CatalogStore) -> None:
     assert [b.schema.names for b in copy.slice(0, 10, ["mag", "id"])] == [["mag", "id"]]
 
 
+def test_values_read_floating_columns_across_batches(store: CatalogStore) -> None:
+    store.load(SPEC, _batches(3000, 3000))
+    copy = _open(store)
+    expected = _all_rows(copy)
+    for first, stop in [(0, 10), (990, 2010), (1500, 1501), (2999, 3000)]:
+        for column in ("ra", "dec", "mag"):
+            got = copy.values(column, first, stop)
+            assert got is not None and len(got) == stop - first
+            want = expected.column(column).slice(first, stop - first)
+            assert np.array_equal(got, want.to_numpy(zero_copy_only=False), equal_nan=True)
+    # Nulls read as NaN (mag is null every 13th id, ra NaN every 97th).
+    assert np.isnan(copy.values("mag", 0, 3000)).sum() == expected.column("mag").null_count
+    allocated = pa.total_allocated_bytes()
+    view = copy.values("dec", 1100, 1200)
+    assert view is not None and not view.flags.owndata and not view.flags.writeable
+    assert pa.total_allocated_bytes() == allocated
+    assert copy.values("id", 0, 10) is None and copy.values("kind", 0, 10) is None
+    assert len(copy.values("ra", 7, 7)) == 0
+    with pytest.raises(IndexError):
+        copy.values("ra", 2990, 3001)
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        copy.values("nope", 0, 10)
+
+
 def test_many_threads_share_one_copy(store: CatalogStore) -> None:
     store.load(SPEC, _batches(6000, 2000))
     copy = _open(store)

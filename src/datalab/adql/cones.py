@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 from sqlglot import exp
@@ -84,12 +84,15 @@ class ConeShape:
         finite (then the full compile decides what the query means)."""
         if self.flag is not None and _number(texts, Hole(self.flag, False)) != 1.0:
             return None
-        values = [_number(texts, hole) for hole in self.circle]
-        if any(v is None or not math.isfinite(v) for v in values):
+        ra, dec, radius = (_number(texts, hole) for hole in self.circle)
+        if ra is None or dec is None or radius is None:
             return None
-        ra, dec, radius = values
-        assert ra is not None and dec is not None and radius is not None
-        return replace(self.search, ra=ra, dec=dec, radius=radius)
+        if not (math.isfinite(ra) and math.isfinite(dec) and math.isfinite(radius)):
+            return None
+        s = self.search
+        return ConeSearch(
+            s.table, s.ra_column, s.dec_column, s.columns, s.count, s.limit, ra, dec, radius
+        )
 
 
 def _number(texts: dict[int, str], hole: Hole) -> float | None:

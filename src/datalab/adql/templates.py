@@ -33,7 +33,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlglot import exp
 
@@ -68,8 +68,9 @@ _BOOLEAN_REGIONS = ("Q3C_RADIAL_QUERY",)
 _MARKER = f"__datalab_region_{secrets.token_hex(8)}_"
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(NamedTuple):
+    """A standalone number of a query text: a tuple, cheap to make by the dozen."""
+
     start: int
     end: int
     text: str
@@ -77,11 +78,11 @@ class Number:
 
 def number_tokens(text: str) -> list[Number]:
     """The standalone numbers of a query text, in order, with their offsets."""
-    found = []
-    for match in _TOKENS.finditer(text):
-        if match.group(1) is not None:
-            found.append(Number(match.start(1), match.end(1), match.group(1)))
-    return found
+    return [
+        Number(match.start(1), match.end(1), number)
+        for match in _TOKENS.finditer(text)
+        if (number := match.group(1)) is not None
+    ]
 
 
 def shape_key(text: str, numbers: list[Number]) -> str:
@@ -204,6 +205,7 @@ class Template:
     result: Translation  # its columns and tables are reused; its SQL is replaced
     keep_alive: object  # the catalog's tables, so that their ids in the key stay theirs
     cone: ConeShape | None = None  # when the query is a plain cone search
+    holes: frozenset[int] = frozenset()  # every index in hole_indices
 
 
 def split_at_markers(sql: str, regions: list[Region]) -> list[str] | None:
@@ -245,7 +247,7 @@ class TemplateCache:
             self._entries.move_to_end(key)
             candidates = list(candidates)
         for template in candidates:
-            holes = {i for indices in template.hole_indices for i in indices}
+            holes = template.holes
             fixed = tuple(n.text for i, n in enumerate(numbers) if i not in holes)
             if fixed != template.fixed:
                 continue
@@ -288,7 +290,7 @@ def template_from(
     hole_indices = [[index_of[start] for start in region.starts] for region in regions]
     holes = {i for indices in hole_indices for i in indices}
     fixed = tuple(n.text for i, n in enumerate(numbers) if i not in holes)
-    return Template(pieces, regions, hole_indices, fixed, result, keep_alive, cone)
+    return Template(pieces, regions, hole_indices, fixed, result, keep_alive, cone, frozenset(holes))
 
 
 def fill(template: Template, fragments: list[str]) -> str:

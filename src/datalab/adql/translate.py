@@ -108,6 +108,7 @@ class TableCatalog:
             self._tables[f"{table.schema}.{table.name}"] = table
         self._physical = dict(physical or {})
         self._prefixes = dict(prefixes or {})
+        self._identity: tuple[object, ...] | None = None
 
     def prefix(self, table: TableInfo, column: str) -> str | None:
         """The string served in front of this column's values, if any."""
@@ -133,17 +134,20 @@ class TableCatalog:
     def identity(self) -> tuple[object, ...]:
         """What makes two catalogs resolve every name alike, cheaply: the table
         objects themselves (kept alive by whoever keys on this) and the mappings."""
-        return (
-            tuple(map(id, self._tables.values())),
-            tuple(self._physical.items()),
-            tuple(self._prefixes.items()),
-        )
+        if self._identity is None:
+            self._identity = (
+                tuple(map(id, self._tables.values())),
+                tuple(self._physical.items()),
+                tuple(self._prefixes.items()),
+            )
+        return self._identity
 
     def table_objects(self) -> tuple[TableInfo, ...]:
         return tuple(self._tables.values())
 
 
 _TEMPLATES = templates.TemplateCache()
+_DEFAULT_LIMITS = Limits()
 
 
 def translate(
@@ -158,7 +162,7 @@ def translate(
     A query that differs from one compiled before only in the numbers of its region
     predicates reuses that compilation (:mod:`datalab.adql.templates`).
     """
-    limits = limits or Limits()
+    limits = limits or _DEFAULT_LIMITS
     if not isinstance(text, str) or len(text) > limits.max_length:
         return _compile(parse(text, language, limits=limits), catalog, None)[0]
     numbers = templates.number_tokens(text)
@@ -207,7 +211,8 @@ def _reuse(
     # else: numbers that make a valid circle always render; the SQL is made only if
     # the cone cannot be answered without the engine.
     _TEMPLATES.hits += 1
-    return dataclasses.replace(template.result, source=source, cone=cone)
+    result = template.result
+    return Translation(source, result.columns, result.tables, cone, result.near)
 
 
 def _bind_cone(shape: ConeShape, texts: dict[int, str]) -> ConeSearch | None:

@@ -332,6 +332,8 @@ class RowCopy:
         # Each batch with only some columns, by the columns' names: selecting costs
         # more than slicing, and the same few selections come back query after query.
         self._selections: dict[tuple[str, ...], list[pa.RecordBatch | None]] = {}
+        # Each batch's floating-point columns as NumPy arrays, by column name.
+        self._arrays: dict[str, list[NDArray[np.floating] | None]] = {}
 
     @classmethod
     def open(cls, directory: Path, qualified_name: str) -> RowCopy:
@@ -385,6 +387,45 @@ class RowCopy:
             lo, hi = max(first - offset, 0), min(stop - offset, self._batch_rows)
             result.append(self._selected(i, names).slice(lo, hi - lo))
         return result
+
+    def values(self, column: str, first: int, stop: int) -> NDArray[np.floating] | None:
+        """A floating-point column's values in rows ``[first, stop)`` as a NumPy array
+        (nulls read as NaN), or None when the column is not float32 or float64.
+
+        A cone's exact test reads a few positions: with no Arrow slices or batches to
+        build for them, that costs a fraction of :meth:`slice`. The array is a view of
+        the mapped file unless the span crosses a stored batch or the batch has nulls.
+        """
+        if stop <= first:
+            return np.empty(0)
+        if first < 0 or stop > self.num_rows:
+            raise IndexError(f"rows [{first}, {stop}) are outside {self.name}'s {self.num_rows}")
+        arrays = self._arrays.get(column)
+        if arrays is None:
+            if column not in self._columns:
+                raise KeyError(f"{self.name} has no column {column!r}")
+            if self.schema.field(column).type not in (pa.float32(), pa.float64()):
+                return None
+            arrays = self._arrays.setdefault(column, [None] * len(self._batches))
+        size = self._batch_rows
+        i, last = first // size, (stop - 1) // size
+        if i == last:
+            return self._array(arrays, column, i)[first - i * size : stop - i * size]
+        return np.concatenate(
+            [
+                self._array(arrays, column, b)[max(first - b * size, 0) : stop - b * size]
+                for b in range(i, last + 1)
+            ]
+        )
+
+    def _array(
+        self, arrays: list[NDArray[np.floating] | None], column: str, i: int
+    ) -> NDArray[np.floating]:
+        array = arrays[i]
+        if array is None:
+            values = self._batch(i).column(column)
+            array = arrays[i] = values.to_numpy(zero_copy_only=values.null_count == 0)
+        return array
 
     def _selected(self, i: int, names: tuple[str, ...]) -> pa.RecordBatch:
         """Batch ``i`` with the columns ``names``; raises KeyError for an unknown one.
