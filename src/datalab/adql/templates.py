@@ -32,7 +32,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlglot import exp
@@ -205,7 +205,10 @@ class Template:
     result: Translation  # its columns and tables are reused; its SQL is replaced
     keep_alive: object  # the catalog's tables, so that their ids in the key stay theirs
     cone: ConeShape | None = None  # when the query is a plain cone search
-    holes: frozenset[int] = frozenset()  # every index in hole_indices
+    holes: frozenset[int] = field(init=False)  # every index in hole_indices
+
+    def __post_init__(self) -> None:
+        self.holes = frozenset(i for indices in self.hole_indices for i in indices)
 
 
 def split_at_markers(sql: str, regions: list[Region]) -> list[str] | None:
@@ -290,7 +293,7 @@ def template_from(
     hole_indices = [[index_of[start] for start in region.starts] for region in regions]
     holes = {i for indices in hole_indices for i in indices}
     fixed = tuple(n.text for i, n in enumerate(numbers) if i not in holes)
-    return Template(pieces, regions, hole_indices, fixed, result, keep_alive, cone, frozenset(holes))
+    return Template(pieces, regions, hole_indices, fixed, result, keep_alive, cone)
 
 
 def fill(template: Template, fragments: list[str]) -> str:
